@@ -1,0 +1,29 @@
+"""Typed errors of MaskHand: every failure a user can cause derives from MaskHandError.
+
+Messages say what went wrong, what was expected and what was found, in one plain sentence,
+so the CLI can print them as they are and operators can report them in Blender's info area.
+"""
+
+
+class MaskHandError(Exception):
+    """Base of every error MaskHand raises on purpose (bad input, missing files, wrong rigs)."""
+
+
+class InputFileError(MaskHandError):
+    """A file the user named is missing, unreadable, or not what it claims to be."""
+
+
+class PoseDataError(MaskHandError):
+    """Pose parameters have the wrong shape, hold NaN/inf, or are not MANO data."""
+
+
+class ModelFileError(MaskHandError):
+    """A hand model file (MANO_*.pkl, the open hand asset, a checkpoint) is missing or malformed."""
+
+
+class UnsafePickleError(ModelFileError):
+    """A pickle asked to build an object outside the allow-list (it may try to run code)."""
+
+
+class RigError(MaskHandError):
+    """The target armature is missing, not an armature, or lacks the bones a hand needs."""
