@@ -1,0 +1,22 @@
+"""Operators of MaskHand, one per file; this module only wires them, in the order listed."""
+import importlib
+
+import bpy
+
+_modules = ("add_rig", "import_mano")
+
+
+def _load():
+    return [importlib.import_module(f".{name}", __package__) for name in _modules]
+
+
+def register():
+    for module in _load():
+        for cls in module.classes:
+            bpy.utils.register_class(cls)
+
+
+def unregister():
+    for module in reversed(_load()):
+        for cls in reversed(module.classes):
+            bpy.utils.unregister_class(cls)

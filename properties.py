@@ -1,0 +1,54 @@
+"""Scene settings of MaskHand: one PropertyGroup at ``Scene.maskhand``, saved with the .blend."""
+import bpy
+
+
+def _is_armature(_self, obj) -> bool:
+    """Rig picker filter: only armatures can carry hand poses."""
+    return obj.type == 'ARMATURE'
+
+
+class MaskHandSettings(bpy.types.PropertyGroup):
+    """Everything the panel edits; operators read it, nothing else is stored on the scene."""
+
+    side: bpy.props.EnumProperty(
+        name="Side",
+        description="Which hand the rig and the poses are for",
+        items=(
+            ('RIGHT', "Right", "Right hand"),
+            ('LEFT', "Left", "Left hand"),
+        ),
+        default='RIGHT',
+    )
+    rig: bpy.props.PointerProperty(
+        name="Rig",
+        description="Hand armature that receives the poses",
+        type=bpy.types.Object,
+        poll=_is_armature,
+    )
+    import_path: bpy.props.StringProperty(
+        name="File",
+        description="MANO pose file to import",
+        subtype='FILE_PATH',
+        default="",
+    )
+    import_fps: bpy.props.IntProperty(
+        name="FPS",
+        description="Frame rate the imported poses were captured at",
+        default=30,
+        min=1,
+    )
+
+
+classes = (MaskHandSettings,)
+
+
+def register():
+    for cls in classes:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.maskhand = bpy.props.PointerProperty(type=MaskHandSettings)
+
+
+def unregister():
+    del bpy.types.Scene.maskhand
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)

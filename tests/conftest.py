@@ -1,0 +1,46 @@
+"""Shared fixtures: where Blender's own tools are, and a clean scene for in-process bpy tests.
+
+Nothing here imports bpy at collection time, so pure tests stay fast and bpy-free.
+"""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def bpy_scripts_dir() -> Path:
+    """``.../bpy/<version>/scripts`` of the installed bpy wheel, found without importing bpy."""
+    spec = importlib.util.find_spec("bpy")
+    if spec is None or spec.origin is None:
+        pytest.skip("bpy (Blender as a Python module) is not installed")
+    found = sorted(Path(spec.origin).parent.glob("*/scripts"))
+    if not found:
+        pytest.fail(f"no <version>/scripts folder next to {spec.origin}")
+    return found[-1]
+
+
+@pytest.fixture(scope="session")
+def blender_ext() -> Path:
+    """Blender's extension command line (validate, build), as shipped in the bpy wheel."""
+    path = bpy_scripts_dir() / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
+    assert path.is_file(), path
+    return path
+
+
+@pytest.fixture(scope="session")
+def blender_tags() -> Path:
+    """The tag list extensions.blender.org accepts, so validation is as strict as the platform's."""
+    path = bpy_scripts_dir() / "modules" / "_bpy_internal" / "extensions" / "tags.py"
+    assert path.is_file(), path
+    return path
+
+
+@pytest.fixture
+def fresh_scene():
+    """Reset Blender to its empty factory scene, so no test sees another's data."""
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    return bpy.context.scene
