@@ -78,3 +78,21 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         ortho = np.cross(a, [1.0, 0, 0] if abs(a[0]) < 0.9 else [0, 1.0, 0])
         return axis_angle_to_matrix(np.pi * ortho / np.linalg.norm(ortho))
     return axis_angle_to_matrix(v / s * np.arctan2(s, c))
+
+
+def quaternion_to_axis_angle(q: np.ndarray) -> np.ndarray:
+    """(..., 4) quaternions (w, x, y, z) -> (..., 3) axis-angle with angle in [0, pi]."""
+    q = np.asarray(q, np.float64)
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    q = np.where(q[..., :1] < 0, -q, q)
+    v = q[..., 1:]
+    s = np.linalg.norm(v, axis=-1, keepdims=True)
+    angle = 2.0 * np.arctan2(s, q[..., :1])
+    # angle / sin(angle / 2) -> 2 as s -> 0
+    scale = np.where(s > 1e-12, angle / np.where(s > 1e-12, s, 1.0), 2.0)
+    return v * scale
+
+
+def matrix_to_axis_angle(R: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotation matrices -> (..., 3) axis-angle, robust at 0 and near pi."""
+    return quaternion_to_axis_angle(matrix_to_quaternion(R))
