@@ -1,0 +1,246 @@
+"""Write pose-bone keyframes in bulk into one new action, and read them back.
+
+Legend: F frames, B bones. Quaternions are Blender's (w, x, y, z) order, in each pose bone's
+local (rest-relative) space, i.e. the values of ``pose_bone.rotation_quaternion``.
+
+Blender 4.4+ actions are slotted (layered): keys live in a channelbag of a keyframe strip,
+one channelbag per slot. The legacy ``action.fcurves.new`` still works in 4.5 but creates an
+untyped "Legacy Slot" that is *not* assigned to the object, so the keys would not animate it.
+This module therefore builds the action explicitly: slot (id_type 'OBJECT') -> layer -> keyframe
+strip -> ``strip.channelbag(slot, ensure=True)``; F-Curves and one group per bone go into that
+channelbag, and the object is assigned both the action and the slot. Keys are written with
+``keyframe_points.add`` + ``foreach_set`` (as glTF-Blender-IO does), never one key at a time.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import bpy
+import numpy as np
+
+from ..errors import MaskHandError, PoseDataError, RigError
+
+# Names Blender accepts for Keyframe.interpolation, mapped to the integers foreach_set expects.
+_INTERPOLATIONS = {
+    item.identifier: item.value
+    for item in bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items
+}
+
+# Below this norm a quaternion has no direction to normalise to.
+_MIN_QUAT_NORM = 1e-8
+
+
+def write_pose_action(
+    arm_obj: bpy.types.Object,
+    action_name: str,
+    bone_names: Sequence[str],
+    frames: np.ndarray,
+    quaternions: np.ndarray,
+    locations: dict[str, np.ndarray] | None = None,
+    interpolation: str = "LINEAR",
+) -> bpy.types.Action:
+    """Key rotations (and optional locations) of pose bones into one new action on ``arm_obj``.
+
+    Every input is checked before any Blender data changes, so a failure leaves the file as it was.
+
+    Steps:
+        1. Validate the object, names, shapes and values.
+        2. Normalise each quaternion and make every bone's track sign-continuous: q_t is replaced
+           by -q_t wherever dot(q_t, q_{t-1}) < 0 (after the earlier flips), so interpolation
+           between neighbouring keys takes the short way round. -q is the same rotation as q.
+        3. Create the action (Blender makes ``action_name`` unique, e.g. "Name.001"), an
+           'OBJECT' slot, a layer and a keyframe strip, and assign action and slot to ``arm_obj``.
+           The object's previous action, if any, is unassigned but kept in bpy.data.
+        4. For every bone: one action group named after the bone, holding F-Curves
+           ``pose.bones["<escaped name>"].rotation_quaternion`` index 0..3 (w, x, y, z) and, for
+           bones in ``locations``, ``.location`` index 0..2; keys are written in bulk.
+        5. Set the rotation_mode of every bone in ``bone_names`` to 'QUATERNION'.
+
+    Args:
+        arm_obj: an armature object holding every named pose bone; not in NLA tweak mode.
+        action_name: requested name of the new action.
+        bone_names: (B,) distinct pose-bone names, B >= 1.
+        frames: (F,) finite, strictly increasing scene frames (sub-frames allowed), F >= 1.
+        quaternions: (F, B, 4) finite (w, x, y, z), non-zero; normalised before writing.
+        locations: optional {bone name: (F, 3) finite} pose-bone locations (bone-local, metres);
+            the bones need not be in ``bone_names``.
+        interpolation: a Keyframe.interpolation name ('LINEAR', 'BEZIER', 'CONSTANT', ...).
+    Returns:
+        The new action, assigned to ``arm_obj`` with its one slot.
+    Raises:
+        RigError: ``arm_obj`` is not an armature, is in NLA tweak mode, or lacks named bones.
+        PoseDataError: wrong shapes, NaN/inf, zero quaternions, frames not increasing,
+            repeated bone names.
+        MaskHandError: unknown interpolation.
+    """
+    # 1. Validate everything before touching Blender data.
+    if interpolation not in _INTERPOLATIONS:
+        raise MaskHandError(
+            f"interpolation must be one of {sorted(_INTERPOLATIONS)}; got {interpolation!r}"
+        )
+    bone_names = list(bone_names)
+    locations = dict(locations or {})
+    _check_armature(arm_obj, bone_names + list(locations))
+    frames = _as_frames(frames)
+    n_frames, n_bones = len(frames), len(bone_names)
+    if n_bones == 0:
+        raise PoseDataError("bone_names must name at least one bone; got none")
+    if len(set(bone_names)) != n_bones:
+        repeated = sorted({n for n in bone_names if bone_names.count(n) > 1})
+        raise PoseDataError(f"bone_names must be distinct; repeated: {repeated}")
+    quats = np.asarray(quaternions, dtype=np.float64)
+    if quats.shape != (n_frames, n_bones, 4):
+        raise PoseDataError(
+            f"quaternions must have shape (F, B, 4) = {(n_frames, n_bones, 4)}; got {quats.shape}"
+        )
+    if not np.isfinite(quats).all():
+        raise PoseDataError("quaternions hold NaN or inf values")
+    norms = np.linalg.norm(quats, axis=-1, keepdims=True)  # (F, B, 1)
+    if (norms < _MIN_QUAT_NORM).any():
+        f, b = np.argwhere(norms[..., 0] < _MIN_QUAT_NORM)[0]
+        raise PoseDataError(f"quaternion of bone {bone_names[b]!r} at frame {frames[f]:g} is zero")
+    locs = {}
+    for name, loc in locations.items():
+        loc = np.asarray(loc, dtype=np.float64)
+        if loc.shape != (n_frames, 3):
+            raise PoseDataError(
+                f"locations[{name!r}] must have shape (F, 3) = {(n_frames, 3)}; got {loc.shape}"
+            )
+        if not np.isfinite(loc).all():
+            raise PoseDataError(f"locations[{name!r}] holds NaN or inf values")
+        locs[name] = loc
+
+    # 2. Unit length and sign continuity along time.
+    quats = sign_continuous(quats / norms)  # (F, B, 4)
+
+    # 3. Action, slot, layer, strip, channelbag; assign to the object.
+    action = bpy.data.actions.new(action_name)
+    slot = action.slots.new(id_type="OBJECT", name=arm_obj.name)
+    strip = action.layers.new("Layer").strips.new(type="KEYFRAME")
+    channelbag = strip.channelbag(slot, ensure=True)
+    anim = arm_obj.animation_data or arm_obj.animation_data_create()
+    anim.action = action
+    anim.action_slot = slot
+
+    # 4. One group per bone, F-Curves keyed in bulk.
+    interp = np.full(n_frames, _INTERPOLATIONS[interpolation], dtype=np.int32)  # (F,)
+    co = np.empty(2 * n_frames, dtype=np.float32)  # (F*2,) frame, value, frame, value, ...
+    co[0::2] = frames
+    groups = {}
+    for name in bone_names + [n for n in locs if n not in bone_names]:
+        groups[name] = channelbag.groups.new(name)
+    for b, name in enumerate(bone_names):
+        path = f'pose.bones["{bpy.utils.escape_identifier(name)}"].rotation_quaternion'
+        for i in range(4):
+            co[1::2] = quats[:, b, i]
+            _write_fcurve(channelbag, groups[name], path, i, co, interp)
+    for name, loc in locs.items():
+        path = f'pose.bones["{bpy.utils.escape_identifier(name)}"].location'
+        for i in range(3):
+            co[1::2] = loc[:, i]
+            _write_fcurve(channelbag, groups[name], path, i, co, interp)
+
+    # 5. Quaternion channels only drive bones in quaternion mode.
+    for name in bone_names:
+        arm_obj.pose.bones[name].rotation_mode = "QUATERNION"
+    return action
+
+
+def read_pose_action(
+    arm_obj: bpy.types.Object, bone_names: Sequence[str], frames: np.ndarray
+) -> np.ndarray:
+    """Evaluate the rotation F-Curves of ``arm_obj``'s assigned action and slot.
+
+    Args:
+        arm_obj: an object with an action and slot assigned (e.g. by write_pose_action).
+        bone_names: (B,) pose-bone names whose ``rotation_quaternion`` channels are read.
+        frames: (F,) scene frames (sub-frames allowed).
+    Returns:
+        (F, B, 4) float64 (w, x, y, z) as the F-Curves give them (not re-normalised).
+    Raises:
+        RigError: no action or slot assigned, or a bone lacks one of its four F-Curves.
+    """
+    anim = arm_obj.animation_data
+    if anim is None or anim.action is None or anim.action_slot is None:
+        raise RigError(f"object {arm_obj.name!r} has no action and slot assigned")
+    frames = np.asarray(frames, dtype=np.float64).reshape(-1)
+    fcurves = _slot_fcurves(anim.action, anim.action_slot)
+    out = np.empty((len(frames), len(bone_names), 4))
+    for b, name in enumerate(bone_names):
+        path = f'pose.bones["{bpy.utils.escape_identifier(name)}"].rotation_quaternion'
+        for i in range(4):
+            fcurve = fcurves.get((path, i))
+            if fcurve is None:
+                raise RigError(
+                    f"action {anim.action.name!r} has no F-Curve {path}[{i}] for bone {name!r}"
+                )
+            out[:, b, i] = [fcurve.evaluate(f) for f in frames]
+    return out
+
+
+def sign_continuous(quats: np.ndarray) -> np.ndarray:
+    """Flip quaternions along time so neighbours never point apart: (F, B, 4) -> (F, B, 4).
+
+    q_t becomes -q_t wherever dot(q_t, q_{t-1}) < 0 once earlier flips are applied; frame 0 is
+    kept. Rotations are unchanged (q and -q are the same rotation); any (w, x, y, z) order works.
+    """
+    quats = np.asarray(quats)
+    dots = np.einsum("fbk,fbk->fb", quats[1:], quats[:-1])  # (F-1, B)
+    steps = np.where(dots < 0.0, -1.0, 1.0)  # (F-1, B) flip relative to the raw neighbour
+    signs = np.concatenate([np.ones((1, quats.shape[1])), np.cumprod(steps, axis=0)])  # (F, B)
+    return quats * signs[..., None]
+
+
+def _check_armature(arm_obj, names: Sequence[str]) -> None:
+    """Raise RigError unless ``arm_obj`` is an armature object holding every pose bone named."""
+    if arm_obj is None or getattr(arm_obj, "type", None) != "ARMATURE":
+        got = "None" if arm_obj is None else f"{arm_obj.name!r} ({getattr(arm_obj, 'type', '?')})"
+        raise RigError(f"keys need an armature object; got {got}")
+    anim = arm_obj.animation_data
+    if anim is not None and anim.use_tweak_mode:
+        raise RigError(f"armature {arm_obj.name!r} is in NLA tweak mode; leave it first")
+    pose_bones = arm_obj.pose.bones
+    missing = sorted({n for n in names if n not in pose_bones})
+    if missing:
+        raise RigError(f"armature {arm_obj.name!r} lacks pose bones: {', '.join(map(repr, missing))}")
+
+
+def _as_frames(frames) -> np.ndarray:
+    """(F,) finite, strictly increasing float64 frames, F >= 1, or PoseDataError."""
+    frames = np.asarray(frames, dtype=np.float64)
+    if frames.ndim != 1 or len(frames) == 0:
+        raise PoseDataError(f"frames must have shape (F,) with F >= 1; got {frames.shape}")
+    if not np.isfinite(frames).all():
+        raise PoseDataError("frames hold NaN or inf values")
+    if (np.diff(frames) <= 0).any():
+        i = int(np.argmax(np.diff(frames) <= 0))
+        raise PoseDataError(
+            f"frames must increase strictly; got {frames[i]:g} then {frames[i + 1]:g} at index {i}"
+        )
+    return frames
+
+
+def _write_fcurve(channelbag, group, path: str, index: int, co: np.ndarray, interp: np.ndarray):
+    """One new F-Curve in ``group`` with len(interp) keys from interleaved ``co`` (F*2,)."""
+    fcurve = channelbag.fcurves.new(path, index=index)
+    fcurve.group = group
+    points = fcurve.keyframe_points
+    points.add(len(interp))
+    points.foreach_set("co", co)
+    points.foreach_set("interpolation", interp)
+    fcurve.update()
+    return fcurve
+
+
+def _slot_fcurves(action, slot) -> dict:
+    """{(data_path, index): FCurve} of every keyframe strip's channelbag for ``slot``."""
+    found = {}
+    for layer in action.layers:
+        for strip in layer.strips:
+            if strip.type != "KEYFRAME":
+                continue
+            channelbag = strip.channelbag(slot)
+            if channelbag is not None:
+                for fcurve in channelbag.fcurves:
+                    found.setdefault((fcurve.data_path, fcurve.array_index), fcurve)
+    return found
