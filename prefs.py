@@ -25,9 +25,17 @@ class MaskHandPreferences(bpy.types.AddonPreferences):
             layout.label(text="Using the bundled open hand", icon='INFO')
 
 
-def get(context) -> MaskHandPreferences:
-    """This extension's preferences, wherever Blender loaded it from."""
-    return context.preferences.addons[__package__].preferences
+def get(context) -> MaskHandPreferences | None:
+    """This extension's preferences, wherever Blender loaded it from; None when the package was
+    registered by a script (``maskhand.register()``) rather than enabled as an add-on."""
+    addon = context.preferences.addons.get(__package__)
+    return addon.preferences if addon is not None else None
+
+
+def mano_dir(context) -> str | None:
+    """The MANO folder from the preferences, or None (then $MASKHAND_MANO_DIR or the open hand)."""
+    p = get(context)
+    return (p.mano_dir or None) if p is not None else None
 
 
 classes = (MaskHandPreferences,)

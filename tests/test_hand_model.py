@@ -83,3 +83,29 @@ def test_agrees_with_smplx_mano_layer(tmp_path, side):
     np.testing.assert_allclose(ours.joints, ref.joints.numpy()[:, :16], atol=1e-5)
     tips = ref.vertices.numpy()[:, model.tip_vertices]
     np.testing.assert_allclose(ours.keypoints[:, [4, 8, 12, 16, 20]], tips, atol=1e-5)
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_mano_folder_loads_through_the_safe_reader(tmp_path, side, monkeypatch):
+    """A MANO-layout folder (here: our own export) is picked up by name, by env var, and read safely."""
+    model = load_open_hand(side)
+    export_mano_pkl(model, tmp_path / f"MANO_{side.upper()}.pkl")
+    go, hp, betas, tr = random_poses(5, seed=2)
+    want = model.forward(go, hp, betas, tr)
+    for loaded in (load_hand_model(side, tmp_path), _with_env(monkeypatch, tmp_path, side)):
+        assert loaded.name == f"MANO_{side.upper()}.pkl"
+        got = loaded.forward(go, hp, betas, tr)
+        np.testing.assert_allclose(got.vertices, want.vertices, atol=1e-9)
+        np.testing.assert_allclose(got.keypoints, want.keypoints, atol=1e-9)
+
+
+def _with_env(monkeypatch, folder, side):
+    monkeypatch.setenv("MASKHAND_MANO_DIR", str(folder))
+    return load_hand_model(side)
+
+
+def test_missing_mano_file_is_a_clear_error(tmp_path):
+    from maskhand.errors import ModelFileError
+
+    with pytest.raises(ModelFileError, match="MANO_LEFT.pkl"):
+        load_hand_model("left", tmp_path)

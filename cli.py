@@ -1,0 +1,70 @@
+"""``python -m maskhand``: the headless command line.
+
+Each sub-command prints one plain sentence and exits non-zero when the input is bad
+(MaskHandError); anything else is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import MaskHandError
+
+
+def _import_mano(args) -> int:
+    from .posefiles import read_pose_file
+    from .blender.headless import import_mano_to_blend
+
+    sequences = read_pose_file(args.file, fps=args.fps)
+    if args.side:
+        sequences = [s for s in sequences if s.side == args.side]
+        if not sequences:
+            raise MaskHandError(f"{args.file} holds no {args.side} hand poses")
+    summary = import_mano_to_blend(sequences, args.out, mano_dir=args.mano_dir, preview=args.preview)
+    for line in summary:
+        print(line)
+    return 0
+
+
+def _export_mano_pkl(args) -> int:
+    from .handmodel.export_pkl import export_mano_pkl
+    from .handmodel.registry import load_hand_model
+
+    model = load_hand_model(args.side, args.mano_dir)
+    out = export_mano_pkl(model, args.out)
+    print(f"wrote {out} ({model.name}, {args.side} hand, {model.v_template.shape[0]} vertices)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="maskhand", description="MaskHand: hand poses onto Blender hand rigs")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("import-mano", help="key MANO pose files (HaMeR/WiLoR .npz/.pkl, FreiHAND "
+                                           "training_mano.json, MaskHand .json) onto a new rig, save a .blend")
+    p.add_argument("file", type=Path)
+    p.add_argument("--side", choices=("right", "left"), help="only this hand (default: every hand in the file)")
+    p.add_argument("--fps", type=float, help="frame rate of the poses (default: the file's, else 30)")
+    p.add_argument("--out", type=Path, required=True, help="the .blend to write")
+    p.add_argument("--preview", type=Path, help="also render a PNG of the middle frame")
+    p.add_argument("--mano-dir", type=Path, help="folder with MANO_*.pkl (default: $MASKHAND_MANO_DIR, "
+                                                 "else the bundled open hand)")
+    p.set_defaults(run=_import_mano)
+
+    p = sub.add_parser("export-mano-pkl", help="write the active hand model in MANO's pickle layout "
+                                               "(plain numpy/scipy, loadable by smplx)")
+    p.add_argument("--side", choices=("right", "left"), default="right")
+    p.add_argument("--mano-dir", type=Path)
+    p.add_argument("out", type=Path)
+    p.set_defaults(run=_export_mano_pkl)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except MaskHandError as err:
+        print(f"maskhand: {err}", file=sys.stderr)
+        return 1
