@@ -86,9 +86,9 @@ class HandModel:
         """
         go = np.asarray(global_orient, np.float64)
         hp = np.asarray(hand_pose, np.float64)
-        R_go = go if go.shape[-2:] == (3, 3) else axis_angle_to_matrix(go.reshape(-1, 3))
+        R_go = go if go.ndim == 3 else axis_angle_to_matrix(go.reshape(-1, 3))
         R_go = R_go.reshape(-1, 1, 3, 3)
-        R_hp = hp if hp.shape[-2:] == (3, 3) else axis_angle_to_matrix(hp.reshape(hp.shape[0], 15, 3))
+        R_hp = hp if hp.ndim == 4 else axis_angle_to_matrix(hp.reshape(hp.shape[0], 15, 3))
         R_hp = R_hp.reshape(-1, 15, 3, 3)
         if R_go.shape[0] != R_hp.shape[0]:
             raise PoseDataError(f"global_orient has {R_go.shape[0]} poses but hand_pose has {R_hp.shape[0]}")

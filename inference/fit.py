@@ -1,0 +1,227 @@
+"""The fitted baseline: MANO pose, shape and camera translation from 2D keypoints (+ world landmarks).
+
+Also the 2D-guided refinement stage that the generative model reuses (`refine`).
+Left hands are fitted as right hands in a mirrored camera (u -> 2 cx - u, x -> -x), then mirrored
+back: MANO's left hand is the mirror image of the right one, so one pose prior serves both.
+
+Energy (all terms weighted per FitConfig):
+1. 2D reprojection, confidence weighted, in units of the hand box size (so any resolution works);
+2. agreement with MediaPipe's world landmarks up to scale: bone directions of the model vs the
+   landmarks' (both camera-aligned), which supplies the depth that 2D keypoints lack;
+3. a pose prior: joint limits (anatomical ranges about MANO's axes), small-pose L2, shape L2.
+Stages: (a) orientation from the palm (Kabsch on wrist and knuckles), (b) articulation from the
+world landmarks, (c) translation in closed form, (d) everything together.
+Legend: B hands, 21 keypoints (OpenPose order).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..handmodel.model import HandModel, mirror_pose
+from ..handmodel.open_hand import load_open_hand
+from ..handmodel.rotations import matrix_to_axis_angle
+from .torch_hand import TorchHand
+
+# Bones of the 21-keypoint tree (parent, child), OpenPose order.
+KP_PARENTS = np.array([-1, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19])
+PALM = [0, 5, 9, 13, 17]  # wrist and the four knuckles: a near-rigid set that fixes orientation
+
+# Joint limits of the right hand's 15 finger joints (rows of hand_pose), radians about MANO's
+# model axes (x twist, y abduction, z flexion for the four fingers). Anatomical ranges, widened
+# a little so that the prior only stops impossible poses.
+_MCP = [(-0.35, 0.35), (-0.55, 0.55), (-0.45, 1.75)]
+_IP = [(-0.2, 0.2), (-0.2, 0.2), (-0.15, 2.0)]
+_THUMB = [(-1.2, 1.2), (-1.2, 1.2), (-1.2, 1.2)]
+LIMITS = np.array([_MCP, _IP, _IP] * 4 + [_THUMB] * 3)  # (15, 3, 2)
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    w_2d: float = 1.0
+    w_world: float = 0.05
+    w_limits: float = 10.0
+    w_pose: float = 1e-4
+    w_betas: float = 1e-4
+    steps_articulation: int = 120
+    steps_joint: int = 150
+    lr: float = 0.03
+    fit_betas: bool = True
+
+
+@dataclass
+class FitResult:
+    """Per hand: MANO parameters of the hand's own side, camera-frame outputs."""
+    side: str
+    global_orient: np.ndarray   # (3,)
+    hand_pose: np.ndarray       # (45,)
+    betas: np.ndarray           # (10,)
+    cam_t: np.ndarray           # (3,) transl that puts the model in the camera frame
+    keypoints_3d: np.ndarray    # (21, 3) camera frame, metres
+    vertices: np.ndarray        # (V, 3) camera frame
+    reprojection_px: float      # confidence-weighted mean 2D error
+
+
+def _kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(N, 3), (N, 3) -> R (3, 3) minimising |R (src - mean) - (dst - mean)| (no reflection)."""
+    a, b = src - src.mean(0), dst - dst.mean(0)
+    U, _, Vt = np.linalg.svd(a.T @ b)
+    d = np.sign(np.linalg.det(Vt.T @ U.T))
+    return Vt.T @ np.diag([1, 1, d]) @ U.T
+
+
+def _solve_translation(X: np.ndarray, uv: np.ndarray, w: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Translation t with projection of X + t closest to uv (linearised, weighted least squares)."""
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    du, dv = uv[:, 0] - cx, uv[:, 1] - cy
+    A = np.concatenate([np.stack([np.full_like(du, fx), 0 * du, -du], 1),
+                        np.stack([0 * dv, np.full_like(dv, fy), -dv], 1)])
+    b = np.concatenate([du * X[:, 2] - fx * X[:, 0], dv * X[:, 2] - fy * X[:, 1]])
+    sw = np.sqrt(np.concatenate([w, w]))
+    t = np.linalg.lstsq(A * sw[:, None], b * sw, rcond=None)[0]
+    if t[2] + X[:, 2].min() <= 0.05:  # behind or at the camera: keep the direction, push it out
+        t[2] = 0.05 - X[:, 2].min() + 0.3
+    return t
+
+
+def _palm_pnp(rest_palm: np.ndarray, uv: np.ndarray, K: np.ndarray):
+    """Orientation and translation of the rest palm (5, 3) seen at uv (5, 2): SQPnP, about the wrist."""
+    import cv2
+
+    ok, rvec, tvec = cv2.solvePnP(rest_palm - rest_palm[0], uv.astype(np.float64), K, None,
+                                  flags=cv2.SOLVEPNP_SQPNP)
+    if not ok:
+        return np.eye(3), None
+    R = cv2.Rodrigues(rvec)[0]
+    # model output = R (X - J0) + J0 + t ; PnP gave R X' + tvec with X' = X - J0
+    return R, tvec.ravel() - rest_palm[0]
+
+
+def _bone_dirs(kp: torch.Tensor) -> torch.Tensor:
+    """(B, 21, 3) -> (B, 20, 3) unit bone directions."""
+    d = kp[:, 1:] - kp[:, KP_PARENTS[1:]]
+    return d / (d.norm(dim=-1, keepdim=True) + 1e-9)
+
+
+def _limits_penalty(hand_pose: torch.Tensor) -> torch.Tensor:
+    lim = torch.as_tensor(LIMITS, dtype=hand_pose.dtype)
+    hp = hand_pose.reshape(-1, 15, 3)
+    return (torch.relu(lim[..., 0] - hp) ** 2 + torch.relu(hp - lim[..., 1]) ** 2).sum((1, 2))
+
+
+class Fitter:
+    """Fits right-hand parameters; `fit` handles sides by mirroring. Reuse one per hand model."""
+
+    def __init__(self, right_model: HandModel | None = None, config: FitConfig = FitConfig()):
+        self.model = right_model or load_open_hand("right")
+        if self.model.side != "right":
+            raise ValueError("Fitter takes the right-hand model; left hands are mirrored")
+        self.hand = TorchHand(self.model, torch.float64)
+        self.config = config
+        rest = self.model.forward(np.zeros((1, 3)), np.zeros((1, 45))).keypoints[0]
+        self.rest_palm = rest[PALM]
+
+    def fit(self, keypoints_2d, confidence, K, side: str, world=None, init: dict | None = None) -> FitResult:
+        """One hand: keypoints_2d (21, 2) px, confidence (21,), K (3, 3), world (21, 3) or None.
+
+        init: optional {global_orient, hand_pose, betas, cam_t} of the hand's own side (e.g. a
+        hypothesis of the generative model) to refine instead of starting from the palm.
+        """
+        uv = np.asarray(keypoints_2d, np.float64).copy()
+        conf = np.clip(np.asarray(confidence, np.float64), 0.0, 1.0)
+        K = np.asarray(K, np.float64)
+        W = None if world is None else np.asarray(world, np.float64).copy()
+        mirror = side == "left"
+        if mirror:
+            uv[:, 0] = 2 * K[0, 2] - uv[:, 0]
+            if W is not None:
+                W[:, 0] *= -1
+        if init is not None:
+            init = {k: np.asarray(v, np.float64) for k, v in init.items()}
+            if mirror:
+                init = {"global_orient": mirror_pose(init["global_orient"]),
+                        "hand_pose": mirror_pose(init["hand_pose"]),
+                        "betas": init["betas"], "cam_t": init["cam_t"] * np.array([-1.0, 1, 1])}
+        res = self._fit_right(uv, conf, K, W, init)
+        if mirror:
+            flip = np.array([-1.0, 1.0, 1.0])
+            res.global_orient = mirror_pose(res.global_orient)
+            res.hand_pose = mirror_pose(res.hand_pose)
+            res.cam_t = res.cam_t * flip
+            res.keypoints_3d = res.keypoints_3d * flip
+            res.vertices = res.vertices * flip
+        res.side = side
+        return res
+
+    def _fit_right(self, uv, conf, K, W, init) -> FitResult:
+        cfg = self.config
+        dt = torch.float64
+        box = max(np.ptp(uv[:, 0]), np.ptp(uv[:, 1]), 1.0)
+        uv_t, conf_t = torch.as_tensor(uv, dtype=dt), torch.as_tensor(conf, dtype=dt)
+        K_t = torch.as_tensor(K, dtype=dt)
+
+        if init is not None:
+            go0, hp0, b0, t0 = init["global_orient"], init["hand_pose"], init["betas"], init["cam_t"]
+        else:
+            hp0, b0 = np.zeros(45), np.zeros(10)
+            if W is not None:
+                R0 = _kabsch(self.rest_palm, W[PALM])
+                t0 = None
+            else:  # no 3D hint: perspective-n-point on the near-rigid palm
+                R0, t0 = _palm_pnp(self.rest_palm, uv[PALM], K)
+            go0 = matrix_to_axis_angle(R0)
+        go = torch.tensor(go0[None], dtype=dt, requires_grad=True)
+        hp = torch.tensor(hp0[None], dtype=dt, requires_grad=True)
+        betas = torch.tensor(b0[None], dtype=dt, requires_grad=cfg.fit_betas)
+        W_dirs = None if W is None else _bone_dirs(torch.as_tensor(W[None], dtype=dt))
+
+        def world_term(kp):
+            return ((_bone_dirs(kp) - W_dirs) ** 2).sum(-1).mean() if W_dirs is not None else 0.0
+
+        def prior(hp_, b_):
+            return (cfg.w_limits * _limits_penalty(hp_).sum() + cfg.w_pose * (hp_ ** 2).sum()
+                    + cfg.w_betas * (b_ ** 2).sum())
+
+        # (b) articulation (and orientation) from the world landmarks' bone directions
+        if W_dirs is not None and init is None:
+            opt = torch.optim.Adam([go, hp], lr=cfg.lr)
+            for _ in range(cfg.steps_articulation):
+                opt.zero_grad()
+                kp, _ = self.hand(go, hp, betas.detach())
+                loss = world_term(kp) + prior(hp, betas.detach())
+                loss.backward()
+                opt.step()
+
+        # (c) translation in closed form from the current 3D shape
+        if t0 is None:
+            with torch.no_grad():
+                kp, _ = self.hand(go, hp, betas)
+            t0 = _solve_translation(kp[0].numpy(), uv, conf + 1e-3, K)
+        transl = torch.tensor(t0[None], dtype=dt, requires_grad=True)
+
+        # (d) all together against the 2D keypoints
+        params = [go, hp, transl] + ([betas] if cfg.fit_betas else [])
+        opt = torch.optim.Adam(params, lr=cfg.lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps_joint)
+        for step in range(cfg.steps_joint):
+            opt.zero_grad()
+            kp, _ = self.hand(go, hp, betas, transl)
+            z = kp[..., 2].clamp(min=1e-3)
+            proj = torch.stack([K_t[0, 0] * kp[..., 0] / z + K_t[0, 2], K_t[1, 1] * kp[..., 1] / z + K_t[1, 2]], -1)
+            r2 = (((proj[0] - uv_t) / box) ** 2).sum(-1)
+            loss = cfg.w_2d * (conf_t * r2).sum() / conf_t.sum().clamp(min=1e-6)
+            loss = loss + cfg.w_world * world_term(kp) + prior(hp, betas)
+            loss.backward()
+            opt.step()
+            sched.step()
+
+        with torch.no_grad():
+            kp, verts = self.hand(go, hp, betas, transl, with_vertices=True)
+            z = kp[0, :, 2].clamp(min=1e-3)
+            proj = torch.stack([K_t[0, 0] * kp[0, :, 0] / z + K_t[0, 2], K_t[1, 1] * kp[0, :, 1] / z + K_t[1, 2]], -1)
+            err = ((proj - uv_t).norm(dim=-1) * conf_t).sum() / conf_t.sum().clamp(min=1e-6)
+        return FitResult(side="right", global_orient=go.detach()[0].numpy(), hand_pose=hp.detach()[0].numpy(),
+                         betas=betas.detach()[0].numpy(), cam_t=transl.detach()[0].numpy(),
+                         keypoints_3d=kp[0].numpy(), vertices=verts[0].numpy(), reprojection_px=float(err))
