@@ -18,7 +18,7 @@ BLENDER_ONLY = {"bpy", "bpy_extras", "mathutils", "bmesh", "gpu", "addon_utils",
 # Backend-only modules: large, slow to import, and absent from (or clashing with) Blender's Python.
 BACKEND_ONLY = {"torch", "torchvision", "mediapipe", "cv2", "smplx", "anny"}
 
-CORE = ("handmodel", "rigmath", "posefiles", "inference")
+CORE = ("handmodel", "rigmath", "posefiles", "inference", "training", "evaluation")
 BLENDER_SIDE = ("__init__.py", "prefs.py", "properties.py", "operators", "panels", "blender")
 
 

@@ -1,0 +1,41 @@
+"""Checkpoints carry their configuration: {"format", "kind", "config", "train", "metrics", "model"}.
+
+Loading needs nothing else and uses torch.load(weights_only=True): the file can hold tensors and
+plain Python values only, never code.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ...errors import ModelFileError
+
+FORMAT = 1
+
+
+def save(path: Path, kind: str, config: dict, model: torch.nn.Module, train: dict | None = None,
+         metrics: dict | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    torch.save({"format": FORMAT, "kind": kind, "config": dict(config), "train": dict(train or {}),
+                "metrics": dict(metrics or {}), "model": state}, path)
+    return path
+
+
+def load(path: Path, kind: str) -> dict:
+    """The checkpoint dict; ModelFileError when missing, unreadable, of another kind or format."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for corrupt or unsafe files
+        raise ModelFileError(f"cannot read checkpoint {path.name}: {err}") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ModelFileError(f"{path.name}: checkpoint format {got}, expected {FORMAT}")
+    if ckpt.get("kind") != kind:
+        raise ModelFileError(f"{path.name}: a {ckpt.get('kind')} checkpoint, expected a {kind}")
+    return ckpt

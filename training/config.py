@@ -1,0 +1,83 @@
+"""Training configurations: defaults in code, overrides from a JSON file, saved inside the checkpoint.
+
+A config file holds any subset of a config's fields, e.g. {"steps": 200, "batch": 64}; unknown
+keys are an error (a typo must not silently train the default).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from ..errors import MaskHandError
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "inference" / "model" / "weights"
+
+
+@dataclass(frozen=True)
+class TokenizerTrainConfig:
+    steps: int = 6000
+    batch: int = 512
+    lr: float = 1e-3
+    seed: int = 0
+    pose_pool: int = 200_000       # poses drawn once from the pose prior, then batches from them
+    held_out: int = 4096
+    w_rot: float = 1.0
+    w_keypoints: float = 20.0      # per metre
+    w_commit: float = 0.25
+    out: str = str(WEIGHTS / "tokenizer.pt")
+    # model (TokenizerConfig fields)
+    tokens_per_part: int = 3
+    codebook_size: int = 256
+    code_dim: int = 32
+    hidden: int = 256
+
+
+@dataclass(frozen=True)
+class TransformerTrainConfig:
+    steps: int = 6000
+    batch: int = 256
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup: int = 200
+    seed: int = 1
+    pose_pool: int = 200_000
+    held_out: int = 2048
+    tokenizer: str = str(WEIGHTS / "tokenizer.pt")
+    init: str = ""                # start from this transformer checkpoint (fine-tuning)
+    detections: str = ""          # optional .npz of MediaPipe detections on rendered images (tools)
+    detections_fraction: float = 0.3
+    label_smoothing: float = 0.1
+    w_keypoints: float = 20.0      # per metre, on the soft-decoded pose
+    w_betas: float = 0.1
+    world_dropout: float = 0.1
+    out: str = str(WEIGHTS / "transformer.pt")
+    # model (TransformerConfig fields)
+    d_model: int = 128
+    layers: int = 4
+    heads: int = 4
+    ff: int = 384
+    dropout: float = 0.1
+
+
+def load_config(cls, path: str | Path | None = None, **overrides):
+    """Defaults of `cls`, then the JSON file's values, then keyword overrides."""
+    cfg = cls()
+    values = {}
+    if path:
+        try:
+            values = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise MaskHandError(f"cannot read training config {path}: {err}") from None
+        if not isinstance(values, dict):
+            raise MaskHandError(f"training config {path} must be a JSON object")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise MaskHandError(f"unknown training option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return replace(cfg, **values)
+
+
+def as_dict(cfg) -> dict:
+    return asdict(cfg)

@@ -1,0 +1,159 @@
+"""Train the context-guided masked transformer on top of a frozen VQ-MANO tokenizer.
+
+Each step: poses from the prior, seen by random cameras through the detector noise model (and,
+when given, real MediaPipe detections of the project's renders); their tokens are masked with
+MaskGIT's cosine schedule; the loss is cross-entropy on the masked tokens plus a 3D keypoint loss
+on the pose decoded from the expected codebook embeddings under the predicted softmax (so the
+token distribution is also trained for what the tokens mean), plus shape.
+
+Held-out figures: token accuracy at full masking, and the MPJPE / PA-MPJPE of greedy T-step
+decoding (root-relative, mm).
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..handmodel.registry import load_hand_model
+from ..inference.model import checkpoint
+from ..inference.model.context import context_features
+from ..inference.model.sampling import decode
+from ..inference.model.transformer import MaskedPoseTransformer, TransformerConfig
+from ..inference.torch_hand import TorchHand
+from . import distributed
+from .config import TransformerTrainConfig, as_dict
+from .detections import DetectionSet
+from .pose_data import PosePool
+from .synthetic_views import detector_noise, place_in_camera
+from .train_tokenizer import load_tokenizer
+
+
+def model_config(cfg: TransformerTrainConfig, tok) -> TransformerConfig:
+    return TransformerConfig(num_parts=6, tokens_per_part=tok.cfg.tokens_per_part,
+                             codebook_size=tok.cfg.codebook_size, d_model=cfg.d_model, layers=cfg.layers,
+                             heads=cfg.heads, ff=cfg.ff, dropout=cfg.dropout)
+
+
+def cosine_mask(B: int, N: int, g: torch.Generator, device) -> torch.Tensor:
+    """(B, N) bool: per row, ceil(N cos(pi/2 r)) random tokens masked, r ~ U(0, 1) (at least one)."""
+    r = torch.rand(B, generator=g)
+    n = torch.clamp(torch.ceil(N * torch.cos(math.pi / 2 * r)), min=1).long()
+    order = torch.rand(B, N, generator=g).argsort(-1)
+    return (order < n[:, None]).to(device)
+
+
+def synthetic_batch(pool, idx, hand, g, device, world_dropout):
+    rot, betas = pool.batch(idx, device)
+    kp, _ = hand(None, None, betas, rotmats=rot)
+    cam, K = place_in_camera(kp - kp[:, :1], g)
+    uv, conf, world = detector_noise(cam, K, g)
+    kp_feat, glob = context_features(uv, conf, K, world)
+    drop = (torch.rand(len(idx), generator=g) < world_dropout).to(device)
+    if drop.any():
+        kp_nw, glob_nw = context_features(uv[drop], conf[drop], K[drop], None)
+        kp_feat[drop], glob[drop] = kp_nw, glob_nw
+    return rot, betas, kp, kp_feat, glob
+
+
+def pa_mpjpe_mm(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """Similarity-Procrustes-aligned mean joint error per hand, mm."""
+    p, q = pred - pred.mean(1, keepdim=True), gt - gt.mean(1, keepdim=True)
+    U, S, Vt = torch.linalg.svd(p.transpose(1, 2) @ q)
+    d = torch.sign(torch.det(U @ Vt))
+    D = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1))
+    R = U @ D @ Vt
+    s = (S * D.diagonal(dim1=-2, dim2=-1)).sum(-1) / p.pow(2).sum((1, 2))
+    aligned = s[:, None, None] * p @ R
+    return (aligned - q).norm(dim=-1).mean(-1) * 1000
+
+
+@torch.no_grad()
+def evaluate(model, tok, hand, held, steps=5) -> dict:
+    model.eval()
+    rot, betas, kp, kp_feat, glob = held
+    N = model.cfg.num_tokens
+    ids_gt = tok.encode(rot)
+    logits, _ = model(torch.full_like(ids_gt, model.mask_id), kp_feat, glob)
+    acc = float((logits.argmax(-1) == ids_gt).float().mean())
+    errs, pa = [], []
+    for i in range(rot.shape[0]):
+        dec = decode(model, kp_feat[i:i + 1], glob[i:i + 1], hypotheses=1, steps=steps, temperature=0.0)
+        pred_rot = tok.decode(dec.ids)
+        kp_p, _ = hand(None, None, dec.betas, rotmats=pred_rot)
+        errs.append(float(((kp_p - kp_p[:, :1]) - (kp[i:i + 1] - kp[i:i + 1, :1])).norm(dim=-1).mean() * 1000))
+        pa.append(float(pa_mpjpe_mm(kp_p, kp[i:i + 1])[0]))
+    model.train()
+    return {"token_accuracy_full_mask": acc, "mpjpe_mm": float(np.mean(errs)), "pa_mpjpe_mm": float(np.mean(pa)),
+            "held_out": int(rot.shape[0]), "tokens": N}
+
+
+def train(cfg: TransformerTrainConfig, log=print) -> dict:
+    d = distributed.setup()
+    torch.manual_seed(cfg.seed + d.rank)
+    g = torch.Generator().manual_seed(cfg.seed * 7919 + d.rank)
+    tok = load_tokenizer(cfg.tokenizer, d.device)
+    for p in tok.parameters():
+        p.requires_grad_(False)
+    pool = PosePool(cfg.pose_pool, cfg.seed)
+    train_idx, held_idx = pool.split(cfg.held_out)
+    hand = TorchHand(load_hand_model("right")).to(d.device)
+    model = MaskedPoseTransformer(model_config(cfg, tok)).to(d.device)
+    if cfg.init:
+        model.load_state_dict(checkpoint.load(cfg.init, "transformer")["model"])
+    net = distributed.wrap(model, d)
+    dets = DetectionSet(cfg.detections, d.device) if cfg.detections else None
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / cfg.steps)))
+    rng = np.random.default_rng(cfg.seed + 100 * d.rank)
+    gh = torch.Generator().manual_seed(12345)
+    held = synthetic_batch(pool, held_idx[:256], hand, gh, d.device, 0.0)
+    N, K = model.cfg.num_tokens, model.cfg.codebook_size
+    t0 = time.time()
+    for step in range(cfg.steps):
+        n_det = int(round(cfg.batch * cfg.detections_fraction)) if dets is not None else 0
+        rot, betas, kp, kp_feat, glob = synthetic_batch(pool, rng.choice(train_idx, cfg.batch - n_det), hand, g,
+                                                        d.device, cfg.world_dropout)
+        if n_det:
+            r2, b2, kp2, f2, g2 = dets.batch(n_det, g, hand)
+            rot, betas, kp = torch.cat([rot, r2]), torch.cat([betas, b2]), torch.cat([kp, kp2])
+            kp_feat, glob = torch.cat([kp_feat, f2]), torch.cat([glob, g2])
+        ids = tok.encode(rot)
+        mask = cosine_mask(ids.shape[0], N, g, d.device)
+        logits, betas_pred = net(torch.where(mask, torch.full_like(ids, K), ids), kp_feat, glob)
+        ce = F.cross_entropy(logits[mask], ids[mask], label_smoothing=cfg.label_smoothing)
+        probs = torch.where(mask[..., None], logits.softmax(-1), F.one_hot(ids, K).to(logits.dtype))
+        soft_rot = tok.decode_soft(probs)
+        kp_p, _ = hand(None, None, betas_pred, rotmats=soft_rot)
+        loss_kp = ((kp_p - kp_p[:, :1]) - (kp - kp[:, :1])).norm(dim=-1).mean()
+        loss = ce + cfg.w_keypoints * loss_kp + cfg.w_betas * (betas_pred - betas).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if d.main and step % 250 == 0:
+            log(f"step {step:5d}  ce {ce.item():.3f}  kp {loss_kp.item() * 1000:.1f} mm  {time.time() - t0:.0f} s")
+    metrics = {}
+    if d.main:
+        metrics = evaluate(model, tok, hand, held)
+        log(f"held-out (synthetic): token acc {metrics['token_accuracy_full_mask']:.3f}  "
+            f"MPJPE {metrics['mpjpe_mm']:.1f} mm  PA-MPJPE {metrics['pa_mpjpe_mm']:.1f} mm")
+        metrics["train_seconds"] = round(time.time() - t0, 1)
+        metrics["device"] = str(d.device)
+        metrics["processes"] = d.world
+        checkpoint.save(cfg.out, "transformer", model.config_dict(), model, train=as_dict(cfg), metrics=metrics)
+        log(f"saved {cfg.out}")
+    distributed.teardown(d)
+    return metrics
+
+
+def load_transformer(path, device="cpu") -> MaskedPoseTransformer:
+    ckpt = checkpoint.load(path, "transformer")
+    model = MaskedPoseTransformer(TransformerConfig(**ckpt["config"]))
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval()
