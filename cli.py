@@ -6,6 +6,7 @@ Each sub-command prints one plain sentence and exits non-zero when the input is 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -37,6 +38,41 @@ def _export_mano_pkl(args) -> int:
     return 0
 
 
+def _predict(args) -> int:
+    from .inference.predict import failed, predict
+
+    doc = predict(args.inputs, intrinsics=args.intrinsics, hypotheses=args.hypotheses, seed=args.seed,
+                  max_hands=args.max_hands, estimator=args.estimator, mano_dir=args.mano_dir,
+                  temperature=args.temperature)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(doc, indent=1))
+    n_hands = sum(len(e["hands"]) for e in doc["images"])
+    bad = failed(doc)
+    print(f"{len(doc['images'])} image(s), {n_hands} hand(s), {bad} failed; wrote {args.out}")
+    for e in doc["images"]:
+        if e["error"]:
+            print(f"  {e['path']}: {e['error']}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _train(args) -> int:
+    from .training.config import TokenizerTrainConfig, TransformerTrainConfig, load_config
+
+    overrides = {"steps": args.steps, "out": str(args.out) if args.out else None}
+    if args.what == "tokenizer":
+        from .training.train_tokenizer import train
+
+        cfg = load_config(TokenizerTrainConfig, args.config, **overrides)
+    else:
+        from .training.train_transformer import train
+
+        cfg = load_config(TransformerTrainConfig, args.config, **overrides)
+    metrics = train(cfg)
+    if metrics:
+        print(json.dumps({k: v for k, v in metrics.items() if k != "codebook"}, indent=1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="maskhand", description="MaskHand: hand poses onto Blender hand rigs")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -51,6 +87,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mano-dir", type=Path, help="folder with MANO_*.pkl (default: $MASKHAND_MANO_DIR, "
                                                  "else the bundled open hand)")
     p.set_defaults(run=_import_mano)
+
+    p = sub.add_parser("predict", help="estimate MANO hands in images; writes one JSON document")
+    p.add_argument("inputs", nargs="+", type=Path, help="image files or folders of images")
+    p.add_argument("--intrinsics", type=Path, help="JSON: one 3x3 K for all images, or a list, one per image "
+                                                   "(default: focal length = the image's longer side in pixels)")
+    p.add_argument("--hypotheses", type=int, default=1, help="hypotheses per hand (the generative model)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the sampled hypotheses")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0: greedy)")
+    p.add_argument("--max-hands", type=int, default=2)
+    p.add_argument("--estimator", default="auto", choices=("auto", "model", "fitted", "mediapipe"))
+    p.add_argument("--mano-dir", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(run=_predict)
+
+    p = sub.add_parser("train", help="train the generative model's tokenizer or transformer (CPU, GPU, or "
+                                     "torchrun for several GPUs); see docs/MODEL.md")
+    p.add_argument("what", choices=("tokenizer", "transformer"))
+    p.add_argument("--config", type=Path, help="JSON file overriding the defaults (any subset of the fields)")
+    p.add_argument("--steps", type=int, help="override the number of steps")
+    p.add_argument("--out", type=Path, help="checkpoint to write (default: the bundled weights)")
+    p.set_defaults(run=_train)
 
     p = sub.add_parser("export-mano-pkl", help="write the active hand model in MANO's pickle layout "
                                                "(plain numpy/scipy, loadable by smplx)")

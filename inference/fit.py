@@ -72,7 +72,7 @@ def _kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return Vt.T @ np.diag([1, 1, d]) @ U.T
 
 
-def _solve_translation(X: np.ndarray, uv: np.ndarray, w: np.ndarray, K: np.ndarray) -> np.ndarray:
+def solve_translation(X: np.ndarray, uv: np.ndarray, w: np.ndarray, K: np.ndarray) -> np.ndarray:
     """Translation t with projection of X + t closest to uv (linearised, weighted least squares)."""
     fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
     du, dv = uv[:, 0] - cx, uv[:, 1] - cy
@@ -198,7 +198,7 @@ class Fitter:
         if t0 is None:
             with torch.no_grad():
                 kp, _ = self.hand(go, hp, betas)
-            t0 = _solve_translation(kp[0].numpy(), uv, conf + 1e-3, K)
+            t0 = solve_translation(kp[0].numpy(), uv, conf + 1e-3, K)
         transl = torch.tensor(t0[None], dtype=dt, requires_grad=True)
 
         # (d) all together against the 2D keypoints

@@ -14,19 +14,24 @@ import numpy as np
 @dataclass
 class Hypothesis:
     """One candidate pose: score (higher is better), keypoints_3d (21, 3) camera frame,
-    mano {global_orient (3,), hand_pose (45,), betas (S,)}, cam_t (3,), seed/temperature when sampled."""
+    mano {global_orient (3,), hand_pose (45,), betas (S,)}, cam_t (3,), seed/temperature when sampled,
+    tokens: the VQ-MANO token ids it was decoded from (of the right-hand view: left hands are
+    mirrored before tokenizing), which a later request can lock part by part."""
     score: float
     keypoints_3d: np.ndarray
     mano: dict
     cam_t: np.ndarray
     seed: int | None = None
     temperature: float | None = None
+    tokens: list[int] | None = None
 
     def to_json(self) -> dict:
         out = {"score": float(self.score), "keypoints_3d": _list(self.keypoints_3d),
                "mano": {k: _list(v) for k, v in self.mano.items()}, "cam_t": _list(self.cam_t)}
         if self.seed is not None:
             out["seed"], out["temperature"] = int(self.seed), float(self.temperature or 0.0)
+        if self.tokens is not None:
+            out["tokens"] = [int(t) for t in self.tokens]
         return out
 
 

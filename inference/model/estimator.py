@@ -1,0 +1,132 @@
+"""The generative estimator: one detected hand -> N ranked MANO hypotheses.
+
+Steps (DESIGN.md, "one image's way through"): context from the keypoints (left hands mirrored to
+right) -> confidence-guided decoding of N token sequences -> VQ-MANO decoder -> hand model ->
+camera translation in closed form from the 2D keypoints -> optional 2D-guided refinement (the
+fitted baseline's energy, a few steps from each hypothesis, as GenHMR polishes its samples) ->
+mirror back -> rank by score.
+
+Score = mean token log-probability - reprojection_weight x the 2D error in box units (after
+refinement when it runs), so a hypothesis the model believes and the keypoints support ranks first.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...errors import MaskHandError, ModelFileError
+from ...handmodel.model import HandModel, mirror_pose
+from ...handmodel.open_hand import load_open_hand
+from ...handmodel.rotations import matrix_to_axis_angle
+from ..fit import FitConfig, Fitter, solve_translation
+from ..results import Hypothesis
+from ..torch_hand import TorchHand
+from .context import context_features, mirror_view
+from .sampling import decode
+from .tokenizer import PARTS
+
+WEIGHTS = Path(__file__).resolve().parent / "weights"
+DEFAULT_TOKENIZER = WEIGHTS / "tokenizer.pt"
+DEFAULT_TRANSFORMER = WEIGHTS / "transformer.pt"
+
+
+def weights_available(tokenizer=DEFAULT_TOKENIZER, transformer=DEFAULT_TRANSFORMER) -> bool:
+    return Path(tokenizer).is_file() and Path(transformer).is_file()
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    steps: int = 5
+    refine: bool = True
+    refine_steps: int = 40
+    reprojection_weight: float = 20.0
+
+
+class GenerativeEstimator:
+    def __init__(self, right_model: HandModel | None = None, tokenizer=DEFAULT_TOKENIZER,
+                 transformer=DEFAULT_TRANSFORMER, device: str = "cpu", config: SamplingConfig = SamplingConfig()):
+        from ...training.train_tokenizer import load_tokenizer
+        from ...training.train_transformer import load_transformer
+
+        for path in (tokenizer, transformer):
+            if not Path(path).is_file():
+                raise ModelFileError(f"model checkpoint not found: {path} (train it with `python -m maskhand "
+                                     f"train`, see docs/MODEL.md)")
+        self.device = torch.device(device)
+        self.tok = load_tokenizer(tokenizer, self.device)
+        self.net = load_transformer(transformer, self.device)
+        self.model = right_model or load_open_hand("right")
+        self.hand = TorchHand(self.model).to(self.device)
+        self.config = config
+        self.fitter = Fitter(self.model, FitConfig(steps_joint=config.refine_steps))
+        self.tokens_per_part = self.tok.cfg.tokens_per_part
+
+    def locked_mask(self, parts) -> torch.Tensor:
+        """Part names (PARTS) -> (N,) bool over the token sequence."""
+        mask = torch.zeros(self.net.cfg.num_tokens, dtype=torch.bool)
+        for name in parts:
+            if name not in PARTS:
+                raise MaskHandError(f"unknown hand part {name!r} to lock; expected some of {', '.join(PARTS)}")
+            p = PARTS.index(name)
+            mask[p * self.tokens_per_part:(p + 1) * self.tokens_per_part] = True
+        return mask
+
+    @torch.no_grad()
+    def __call__(self, keypoints_2d, confidence, K, side: str, world=None, hypotheses: int = 1, seed: int = 0,
+                 temperature: float = 1.0, locked: dict | None = None, steps: int | None = None,
+                 refine: bool | None = None) -> list[Hypothesis]:
+        """One hand -> hypotheses ranked best first. locked: {"tokens": [N ints], "parts": [names]}."""
+        cfg = self.config if steps is None and refine is None else replace(
+            self.config, steps=steps or self.config.steps, refine=self.config.refine if refine is None else refine)
+        dt = torch.float32
+        uv = torch.as_tensor(np.asarray(keypoints_2d, np.float64), dtype=dt)[None]
+        conf = torch.as_tensor(np.asarray(confidence, np.float64), dtype=dt)[None]
+        Kt = torch.as_tensor(np.asarray(K, np.float64), dtype=dt)[None]
+        W = None if world is None else torch.as_tensor(np.asarray(world, np.float64), dtype=dt)[None]
+        mirror = side == "left"
+        if mirror:
+            uv, W = mirror_view(uv, Kt, W)
+        kp_feat, glob = context_features(uv, conf, Kt, W)
+        lock_ids = lock_mask = None
+        if locked:
+            lock_ids = torch.as_tensor(locked["tokens"], dtype=torch.long)
+            lock_mask = self.locked_mask(locked.get("parts", []))
+            if lock_ids.shape != lock_mask.shape:
+                raise MaskHandError(f"locked tokens: expected {lock_mask.numel()} ids, got {lock_ids.numel()}")
+        dec = decode(self.net, kp_feat.to(self.device), glob.to(self.device), hypotheses=hypotheses,
+                     steps=cfg.steps, temperature=temperature, seed=seed, locked_ids=lock_ids, locked=lock_mask)
+        rot = self.tok.decode(dec.ids)
+        kp, _ = self.hand(None, None, dec.betas, rotmats=rot)
+        rot, kp = rot.cpu().double().numpy(), kp.cpu().double().numpy()
+        uv_r, conf_np, K_np = uv[0].double().numpy(), conf[0].double().numpy(), Kt[0].double().numpy()
+        box = max(np.ptp(uv_r[:, 0]), np.ptp(uv_r[:, 1]), 1.0)
+        out = []
+        for h in range(hypotheses):
+            go = matrix_to_axis_angle(rot[h, 0])
+            hp = matrix_to_axis_angle(rot[h, 1:]).reshape(45)
+            betas = dec.betas[h].cpu().double().numpy()
+            t = solve_translation(kp[h], uv_r, conf_np + 1e-3, K_np)
+            kp3 = kp[h] + t
+            if mirror:  # back to the image's own frame and the hand's own side
+                go, hp, t, kp3 = mirror_pose(go), mirror_pose(hp), t * [-1, 1, 1], kp3 * [-1, 1, 1]
+            err_px = None
+            if cfg.refine:
+                fit = self.fitter.fit(keypoints_2d, confidence, K, side, world,
+                                      init={"global_orient": go, "hand_pose": hp, "betas": betas, "cam_t": t})
+                go, hp, betas, t, kp3 = fit.global_orient, fit.hand_pose, fit.betas, fit.cam_t, fit.keypoints_3d
+                err_px = fit.reprojection_px
+            if err_px is None:
+                z = np.maximum(kp3[:, 2:], 1e-3)
+                proj = (np.asarray(K)[:2, :2] @ (kp3[:, :2] / z).T).T + np.asarray(K)[:2, 2]
+                err_px = float((np.linalg.norm(proj - np.asarray(keypoints_2d), axis=1) * conf_np).sum()
+                               / max(conf_np.sum(), 1e-6))
+            score = float(dec.log_prob[h]) - cfg.reprojection_weight * err_px / box
+            out.append(Hypothesis(score=score, keypoints_3d=kp3, cam_t=np.asarray(t, np.float64),
+                                  mano={"global_orient": go, "hand_pose": hp, "betas": betas},
+                                  seed=seed * 1000 + h, temperature=temperature,
+                                  tokens=dec.ids[h].cpu().tolist()))
+        out.sort(key=lambda x: -x.score)
+        return out

@@ -1,0 +1,109 @@
+"""Image in, hands out: detection, then an estimator, as `predict` and `evaluate` use them.
+
+Estimators share one signature, (image RGB uint8 (H, W, 3), K (3, 3)) -> list[HandResult], so the
+evaluation harness can compare them on the same images. Names:
+- "mediapipe": MediaPipe alone (2D keypoints and its hand-centred world landmarks, no MANO);
+- "fitted": the fitted baseline (inference.fit) on MediaPipe's keypoints;
+- "model": the generative masked model (inference.model), N ranked hypotheses per hand;
+- "auto": "model" when its weights are present, else "fitted".
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from ..errors import MaskHandError
+from ..handmodel.registry import load_hand_model
+from .results import HandResult, Hypothesis
+
+Estimator = Callable[[np.ndarray, np.ndarray], list[HandResult]]
+ESTIMATORS = ("auto", "model", "fitted", "mediapipe")
+
+
+class Pipeline:
+    """Owns the detector and the fitter so repeated calls reuse loaded models.
+
+    timings: accumulated milliseconds per stage ("detect", "fit"), for reports.
+    """
+
+    def __init__(self, estimator: str = "auto", max_hands: int = 2, mano_dir=None,
+                 min_detection_confidence: float = 0.5, tracking: bool = False, device: str = "cpu",
+                 steps: int | None = None, refine: bool | None = None):
+        if estimator not in ESTIMATORS:
+            raise MaskHandError(f"unknown estimator {estimator!r}; expected one of {', '.join(ESTIMATORS)}")
+        from .keypoints import KeypointDetector
+        from .model.estimator import weights_available
+
+        if estimator == "auto":
+            estimator = "model" if weights_available() else "fitted"
+        self.estimator = estimator
+        self.steps, self.refine = steps, refine
+        right = load_hand_model("right", mano_dir) if estimator in ("fitted", "model") else None
+        self.fitter = self.generative = None
+        self.models = {"right": right, "left": right.mirrored()} if right is not None else {}
+        if estimator == "fitted":
+            from .fit import Fitter
+
+            self.fitter = Fitter(right)
+        elif estimator == "model":
+            from .model.estimator import GenerativeEstimator
+
+            self.generative = GenerativeEstimator(right, device=device)
+        self.detector = KeypointDetector(max_hands=max_hands, min_detection_confidence=min_detection_confidence,
+                                         tracking=tracking)
+        self.timings = {"detect": 0.0, "fit": 0.0, "model": 0.0}
+
+    def close(self):
+        self.detector.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __call__(self, image: np.ndarray, K: np.ndarray, hypotheses: int = 1, seed: int = 0,
+                 temperature: float = 1.0, locked: dict | None = None) -> list[HandResult]:
+        """Hands in `image` (RGB uint8) seen by a camera `K`.
+
+        hypotheses/seed/temperature/locked steer the generative model (locked: per side, the token ids
+        and the fingers to keep, as a previous HandResult reports them); the baselines give one
+        hypothesis and ignore them.
+        """
+        t0 = time.perf_counter()
+        found = self.detector.detect(image)
+        self.timings["detect"] += (time.perf_counter() - t0) * 1000
+        results = []
+        for det in found:
+            hand = HandResult(side=det.side, score=float(det.score), keypoints_2d=det.keypoints_2d,
+                              world_landmarks=det.world, box=tuple(det.box))
+            if self.generative is not None:
+                t0 = time.perf_counter()
+                hyps = self.generative(det.keypoints_2d, det.confidence, K, det.side, det.world,
+                                       hypotheses=hypotheses, seed=seed, temperature=temperature,
+                                       locked=(locked or {}).get(det.side), steps=self.steps, refine=self.refine)
+                self.timings["model"] += (time.perf_counter() - t0) * 1000
+                best = hyps[0]
+                hand.mano, hand.cam_t, hand.keypoints_3d = best.mano, best.cam_t, best.keypoints_3d
+                hand.vertices = self.models[det.side].forward(
+                    best.mano["global_orient"][None], best.mano["hand_pose"][None], best.mano["betas"][None],
+                    best.cam_t[None]).vertices[0]
+                hand.hypotheses = hyps
+            elif self.fitter is not None:
+                t0 = time.perf_counter()
+                fit = self.fitter.fit(det.keypoints_2d, det.confidence, K, det.side, det.world)
+                self.timings["fit"] += (time.perf_counter() - t0) * 1000
+                mano = {"global_orient": fit.global_orient, "hand_pose": fit.hand_pose, "betas": fit.betas}
+                hand.mano, hand.cam_t = mano, fit.cam_t
+                hand.keypoints_3d, hand.vertices = fit.keypoints_3d, fit.vertices
+                hand.hypotheses = [Hypothesis(score=-fit.reprojection_px, keypoints_3d=fit.keypoints_3d,
+                                              mano=mano, cam_t=fit.cam_t)]
+            results.append(hand)
+        return results
+
+
+def make_estimator(name: str, **options) -> Estimator:
+    """An estimator by name (see the module docstring); options go to Pipeline."""
+    return Pipeline(estimator=name, **options)

@@ -1,0 +1,104 @@
+"""Run MediaPipe on a rendered dataset and pair each detection with its ground truth, for training.
+
+    python tools/collect_detections.py /work/data/rendered/train --split training --out detections.npz
+
+Writes the arrays training.detections.DetectionSet reads (left hands mirrored to right, view and
+pose), and prints the detector's error statistics in the terms of training.synthetic_views'
+NoiseModel (2D error over box size, outlier rate, world-landmark depth scale and noise), which is
+how that noise model's ranges were checked (docs/MODEL.md).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from maskhand.handmodel.model import mirror_pose
+from maskhand.inference.images import load_image
+from maskhand.inference.keypoints import KeypointDetector
+
+
+def project(X, K):
+    return (K[:2, :2] @ (X[:, :2] / X[:, 2:]).T).T + K[:2, 2]
+
+
+def kabsch_scale(src, dst):
+    """Similarity transform of src onto dst: returns aligned src."""
+    a, b = src - src.mean(0), dst - dst.mean(0)
+    U, S, Vt = np.linalg.svd(a.T @ b)
+    d = np.sign(np.linalg.det(U @ Vt))
+    D = np.diag([1, 1, d])
+    R = U @ D @ Vt
+    s = (S * np.diag(D)).sum() / (a ** 2).sum()
+    return s * a @ R + dst.mean(0)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("root", type=Path)
+    ap.add_argument("--split", default="training")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--limit", type=int)
+    args = ap.parse_args(argv)
+
+    r = args.root
+    xyz = json.loads((r / f"{args.split}_xyz.json").read_text())
+    Ks = json.loads((r / f"{args.split}_K.json").read_text())
+    mano = json.loads((r / f"{args.split}_mano.json").read_text())
+    meta_path = r / f"{args.split}_meta.json"
+    meta = json.loads(meta_path.read_text())["images"] if meta_path.exists() else [{"side": "right"}] * len(xyz)
+    n = min(len(xyz), args.limit or len(xyz))
+    out = {k: [] for k in ("uv", "conf", "world", "K", "pose", "betas")}
+    stats = {"err2d": [], "outlier": [], "depth_ratio": [], "world_err": []}
+    missed = 0
+    t0 = time.time()
+    with KeypointDetector(max_hands=2) as det:
+        for i in range(n):
+            path = r / args.split / "rgb" / f"{i:08d}.jpg"
+            if not path.exists():
+                break
+            K, X, side = np.asarray(Ks[i]), np.asarray(xyz[i]), meta[i]["side"]
+            gt_uv = project(X, K)
+            hands = [h for h in det.detect(load_image(path)) if h.side == side]
+            if not hands:
+                missed += 1
+                continue
+            h = min(hands, key=lambda h: np.linalg.norm(h.keypoints_2d.mean(0) - gt_uv.mean(0)))
+            uv, world, conf = h.keypoints_2d.astype(np.float64), h.world.astype(np.float64), h.confidence
+            box = max(np.ptp(gt_uv[:, 0]), np.ptp(gt_uv[:, 1]))
+            e = np.linalg.norm(uv - gt_uv, axis=1) / box
+            stats["err2d"].append(np.median(e))
+            stats["outlier"].append(np.mean(e > 0.15))
+            cam = X - X.mean(0)
+            w = world - world.mean(0)
+            stats["depth_ratio"].append(np.std(w[:, 2]) / max(np.std(cam[:, 2]), 1e-6)
+                                        / (np.std(w[:, :2]) / max(np.std(cam[:, :2]), 1e-6)))
+            palm = np.linalg.norm(X[9] - X[0])
+            stats["world_err"].append(np.mean(np.linalg.norm(kabsch_scale(w, cam) - cam, axis=1)) / palm)
+            p = np.asarray(mano[i], np.float64)
+            pose = p[:48].reshape(16, 3)
+            if side == "left":
+                uv = uv.copy()
+                uv[:, 0] = 2 * K[0, 2] - uv[:, 0]
+                world = world * [-1, 1, 1]
+                pose = mirror_pose(pose)
+            out["uv"].append(uv), out["conf"].append(conf), out["world"].append(world)
+            out["K"].append(K), out["pose"].append(pose), out["betas"].append(p[48:58])
+            if (i + 1) % 100 == 0:
+                print(f"{i + 1}/{n}  {time.time() - t0:.0f} s", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, **{k: np.asarray(v, np.float32) for k, v in out.items()})
+    found = len(out["uv"])
+    print(f"{found} detections of {found + missed} hands ({missed} missed); wrote {args.out}")
+    for k, v in stats.items():
+        v = np.asarray(v)
+        print(f"{k:12s} median {np.median(v):.4f}  p10 {np.percentile(v, 10):.4f}  p90 {np.percentile(v, 90):.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
