@@ -90,6 +90,7 @@ class KeypointDetector:
                                          model_complexity=1,
                                          min_detection_confidence=float(min_detection_confidence),
                                          min_tracking_confidence=float(min_tracking_confidence))
+            self._wait_for_models()
         self._first_call = True
 
     def detect(self, image: np.ndarray) -> list[HandKeypoints]:
@@ -100,7 +101,7 @@ class KeypointDetector:
         image = as_rgb_uint8(image)
         height, width = image.shape[:2]
         small = _downscaled(image, self.max_side)
-        if self._first_call:  # MediaPipe prints its graph warnings on the first frame
+        if self._first_call:  # MediaPipe prints its graph warnings on a (re)started graph's first frame
             with _quiet_native_logs():
                 found = self._hands.process(small)
             self._first_call = False
@@ -126,7 +127,17 @@ class KeypointDetector:
     def reset(self) -> None:
         """Forget tracked hands: the next frame is searched from scratch."""
         if self._hands is not None:
-            self._hands.reset()
+            with _quiet_native_logs():  # restarting the graph reloads the models, which logs again
+                self._hands.reset()
+                self._wait_for_models()
+            self._first_call = True
+
+    def _wait_for_models(self) -> None:
+        """MediaPipe loads its models on worker threads after the graph starts; wait for them, so
+        their log lines fall inside the silenced window instead of racing past it."""
+        graph = getattr(self._hands, "_graph", None)
+        if graph is not None and hasattr(graph, "wait_until_idle"):
+            graph.wait_until_idle()
 
     def close(self) -> None:
         if self._hands is not None:
