@@ -73,6 +73,31 @@ def _train(args) -> int:
     return 0
 
 
+def _evaluate(args) -> int:
+    from .evaluation import evaluate, load_dataset, markdown_table, write_json
+
+    names = [n.strip() for n in args.estimators.split(",") if n.strip()]
+    samples = load_dataset(args.dataset, split=args.split, limit=args.limit)
+
+    def progress(name, done, total):
+        if done == total or done % 25 == 0:
+            print(f"  {name}: {done}/{total} images", file=sys.stderr)
+
+    result = evaluate(samples, names, hypotheses=args.hypotheses, seed=args.seed, mano_dir=args.mano_dir,
+                      progress=progress)
+    table = markdown_table(result)
+    print(f"{result['images']} image(s), {result['hands']} hand(s) from {args.dataset}")
+    print(table)
+    if args.out:
+        write_json(result, args.out)
+        print(f"wrote {args.out}")
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(table + "\n", encoding="utf-8")
+        print(f"wrote {args.markdown}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="maskhand", description="MaskHand: hand poses onto Blender hand rigs")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -115,6 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mano-dir", type=Path)
     p.add_argument("out", type=Path)
     p.set_defaults(run=_export_mano_pkl)
+
+    p = sub.add_parser("evaluate", help="score estimators on annotated images (FreiHAND layout or a gt3d JSON): "
+                                        "detection rate, PA-MPJPE/MPVPE, F@5/15mm, AUC, 2D PCK; see docs/EVALUATION.md")
+    p.add_argument("dataset", type=Path, help="FreiHAND-layout folder, or a gt3d .json file")
+    p.add_argument("--split", choices=("evaluation", "training"), help="FreiHAND split (default: the one present)")
+    p.add_argument("--estimators", default="mediapipe,fitted", help="comma-separated: mediapipe, fitted, model")
+    p.add_argument("--hypotheses", type=int, default=1, help="hypotheses per hand; >1 adds a best-of-N row")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, help="only the first N images")
+    p.add_argument("--mano-dir", type=Path)
+    p.add_argument("--out", type=Path, help="JSON with every per-hand number")
+    p.add_argument("--markdown", type=Path, help="write the table to this Markdown file")
+    p.set_defaults(run=_evaluate)
     return ap
 
 
