@@ -3,11 +3,23 @@
 Lives at the package root because ``bl_idname`` must be the extension's own module name
 (``bl_ext.<repo>.maskhand`` inside Blender), which is ``__package__`` only here.
 """
+from pathlib import Path
+
 import bpy
+
+from .blender import backend_client
+
+DEVICE_ITEMS = (
+    ('AUTO', "Auto", "CUDA if torch sees an NVIDIA GPU, else Apple MPS, else the CPU"),
+    ('CUDA', "CUDA", "An NVIDIA GPU (needs a CUDA build of torch)"),
+    ('MPS', "Apple MPS", "The GPU of an Apple silicon Mac"),
+    ('CPU', "CPU", "The processor; slowest, works everywhere"),
+)
 
 
 class MaskHandPreferences(bpy.types.AddonPreferences):
-    """Where the user's MANO files are; they are licensed separately and never bundled."""
+    """Where the user's MANO files are (licensed separately, never bundled) and how the inference
+    backend runs: its interpreter, device and model checkpoint (docs/BACKEND.md)."""
 
     bl_idname = __package__
 
@@ -17,12 +29,59 @@ class MaskHandPreferences(bpy.types.AddonPreferences):
         subtype='DIR_PATH',
         default="",
     )
+    backend_python: bpy.props.StringProperty(
+        name="Backend Python",
+        description="A Python 3.11 interpreter that has the backend's packages (torch, MediaPipe); "
+                    "empty = the environment that Install Backend creates",
+        subtype='FILE_PATH',
+        default="",
+    )
+    device: bpy.props.EnumProperty(
+        name="Device",
+        description="Where the backend computes",
+        items=DEVICE_ITEMS,
+        default='AUTO',
+    )
+    checkpoint: bpy.props.StringProperty(
+        name="Model Checkpoint",
+        description="The generative model's checkpoint; empty = the weights bundled with the add-on",
+        subtype='FILE_PATH',
+        default="",
+    )
+    backend_report: bpy.props.StringProperty(
+        name="Backend Report",
+        description="What Test Backend found (device, versions)",
+        default="",
+    )
+    install_status: bpy.props.StringProperty(
+        name="Install Status",
+        description="The last line of the running or last backend installation",
+        default="",
+    )
 
     def draw(self, context):
         layout = self.layout
         layout.prop(self, "mano_dir")
         if not self.mano_dir:
             layout.label(text="Using the bundled open hand", icon='INFO')
+
+        box = layout.box()
+        box.label(text="Backend", icon='SYSTEM')
+        state = backend_state(context)
+        icons = {"running": 'CHECKMARK', "installed": 'CHECKBOX_HLT', "not installed": 'ERROR'}
+        box.label(text=f"Status: {state}", icon=icons[state])
+        if self.backend_report:
+            box.label(text=self.backend_report)
+        box.prop(self, "backend_python")
+        if not self.backend_python:
+            box.label(text=f"Environment: {backend_env_dir()}")
+        box.prop(self, "device")
+        box.prop(self, "checkpoint")
+        row = box.row()
+        row.operator("preferences.maskhand_install_backend", icon='IMPORT')
+        row.operator("preferences.maskhand_check_backend", icon='PLAY')
+        if self.install_status:
+            box.label(text=self.install_status)
 
 
 def get(context) -> MaskHandPreferences | None:
@@ -38,6 +97,40 @@ def mano_dir(context) -> str | None:
     return (p.mano_dir or None) if p is not None else None
 
 
+def backend_env_dir(create: bool = False) -> Path:
+    """The folder of the backend environment that Install Backend makes: the extension's user
+    folder (kept across add-on upgrades, unlike the extension's own folder). A package registered by
+    a script is no extension, so it gets a folder under Blender's user data instead."""
+    try:
+        return Path(bpy.utils.extension_path_user(__package__, path="backend", create=create))
+    except ValueError:
+        return Path(bpy.utils.user_resource('DATAFILES', path="maskhand/backend", create=create))
+
+
+def backend_interpreter(context) -> str:
+    """The interpreter the backend runs with: the preference, else the add-on's environment."""
+    p = get(context)
+    chosen = bpy.path.abspath(p.backend_python) if p is not None and p.backend_python else ""
+    return chosen or str(backend_client.env_python(backend_env_dir()))
+
+
+def backend(context) -> backend_client.BackendClient:
+    """The add-on's backend client for the current preferences (not started until the first request)."""
+    p = get(context)
+    device = p.device.lower() if p is not None else "auto"
+    checkpoint = bpy.path.abspath(p.checkpoint) if p is not None and p.checkpoint else None
+    mano = bpy.path.abspath(mano_dir(context)) if mano_dir(context) else None
+    return backend_client.shared_client(backend_interpreter(context), device, mano, checkpoint)
+
+
+def backend_state(context) -> str:
+    """"running", "installed" (its interpreter exists) or "not installed"."""
+    client = backend_client.current_client()
+    if client is not None and client.alive and client.interpreter == backend_interpreter(context):
+        return "running"
+    return "installed" if Path(backend_interpreter(context)).is_file() else "not installed"
+
+
 classes = (MaskHandPreferences,)
 
 
@@ -47,5 +140,6 @@ def register():
 
 
 def unregister():
+    backend_client.shutdown_all()  # the add-on goes away: so does its backend process
     for cls in reversed(classes):
         bpy.utils.unregister_class(cls)

@@ -3,7 +3,7 @@ import importlib
 
 import bpy
 
-_modules = ("add_rig", "import_mano")
+_modules = ("add_rig", "import_mano", "install_backend")
 
 
 def _load():

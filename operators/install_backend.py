@@ -1,0 +1,180 @@
+"""Install Backend and Test Backend: the preferences' buttons that make and check the inference backend.
+
+Install creates a venv in the extension's user folder (prefs.backend_env_dir) from a Python 3.11
+found on the machine (Blender 4.5's bundled python3.11 first, see backend_client.base_python_candidates)
+and pip-installs backend_requirements.txt into it. Both are modal: pip's output lines go to the
+status bar and the preferences while Blender stays responsive; Esc cancels.
+"""
+import bpy
+
+from .. import prefs
+from ..blender import backend_client
+from ..errors import MaskHandError
+
+POLL_SECONDS = 0.2
+
+
+def _show(context, text: str | None) -> None:
+    """Put `text` in the status bar (None clears it) and redraw every area so the preferences update."""
+    if context.workspace is not None:
+        context.workspace.status_text_set(text)
+    for window in context.window_manager.windows:
+        for area in window.screen.areas:
+            area.tag_redraw()
+
+
+class MASKHAND_OT_install_backend(bpy.types.Operator):
+    """Create the backend's Python environment in MaskHand's user folder and install torch, MediaPipe and the rest into it with pip (a large download)"""
+    bl_idname = "preferences.maskhand_install_backend"
+    bl_label = "Install Backend"
+
+    def invoke(self, context, event):
+        if not bpy.app.online_access:
+            self.report({'ERROR'}, "Installing the backend downloads packages with pip; "
+                                   "allow online access in Preferences > System > Network first")
+            return {'CANCELLED'}
+        try:
+            base = backend_client.find_base_python()
+            self.env_dir = prefs.backend_env_dir(create=True)
+            self.steps = backend_client.install_steps(self.env_dir, base)
+        except MaskHandError as err:
+            self.report({'ERROR'}, str(err))
+            return {'CANCELLED'}
+        backend_client.shutdown_all()  # a running backend would hold files pip may replace
+        try:
+            self._next_step(context)
+        except MaskHandError as err:
+            self.report({'ERROR'}, str(err))
+            return {'CANCELLED'}
+        wm = context.window_manager
+        self.timer = wm.event_timer_add(POLL_SECONDS, window=context.window)
+        wm.modal_handler_add(self)
+        return {'RUNNING_MODAL'}
+
+    def _next_step(self, context):
+        self.label, argv = self.steps.pop(0)
+        print(f"MaskHand: {self.label}: {' '.join(argv)}")
+        self.proc = backend_client.StreamedProcess(argv)
+        self._status(context, f"{self.label}...")
+
+    def _status(self, context, text: str) -> None:
+        p = prefs.get(context)
+        if p is not None:
+            p.install_status = text[:200]
+        _show(context, f"MaskHand: {text[:200]} (Esc cancels)")
+
+    def _finish(self, context) -> None:
+        context.window_manager.event_timer_remove(self.timer)
+        _show(context, None)
+
+    def modal(self, context, event):
+        if event.type == 'ESC':
+            self.proc.stop()
+            self._finish(context)
+            self._status_end(context, "Installation cancelled")
+            self.report({'WARNING'}, "Backend installation cancelled; run Install Backend again to finish it")
+            return {'CANCELLED'}
+        if event.type != 'TIMER':
+            return {'PASS_THROUGH'}
+        lines = self.proc.new_lines()
+        for line in lines:
+            print(f"  {line}")
+        if lines:
+            self._status(context, f"{self.label}: {lines[-1]}")
+        code = self.proc.returncode
+        if code is None:
+            return {'RUNNING_MODAL'}
+        for line in self.proc.new_lines():  # what arrived between the last poll and the exit
+            print(f"  {line}")
+        if code != 0:
+            self._finish(context)
+            last = next((line for line in reversed(self.proc.lines) if line.strip()), "no output")
+            self._status_end(context, f"Failed: {last}")
+            self.report({'ERROR'}, f"{self.label} failed (exit code {code}): {last}; "
+                                   f"the full output is in Blender's system console")
+            return {'CANCELLED'}
+        if self.steps:
+            try:
+                self._next_step(context)
+            except MaskHandError as err:
+                self._finish(context)
+                self.report({'ERROR'}, str(err))
+                return {'CANCELLED'}
+            return {'RUNNING_MODAL'}
+        self._finish(context)
+        self._status_end(context, f"Installed in {self.env_dir}")
+        self.report({'INFO'}, f"Backend installed in {self.env_dir}; press Test Backend to check it")
+        return {'FINISHED'}
+
+    def _status_end(self, context, text: str) -> None:
+        p = prefs.get(context)
+        if p is not None:
+            p.install_status = text[:200]
+
+
+class MASKHAND_OT_check_backend(bpy.types.Operator):
+    """Start the backend with the interpreter and device in the preferences and report what it found (device, versions)"""
+    bl_idname = "preferences.maskhand_check_backend"
+    bl_label = "Test Backend"
+
+    timeout: bpy.props.FloatProperty(name="Timeout", default=180.0, min=1.0,
+                                     description="Seconds to wait for the backend's first answer")
+
+    def invoke(self, context, event):
+        try:
+            self.handle = prefs.backend(context).request("hello", timeout=self.timeout)
+        except MaskHandError as err:
+            return self._failed(context, err)
+        wm = context.window_manager
+        self.timer = wm.event_timer_add(POLL_SECONDS, window=context.window)
+        wm.modal_handler_add(self)
+        _show(context, "MaskHand: starting the backend... (Esc cancels)")
+        return {'RUNNING_MODAL'}
+
+    def execute(self, context):
+        """Blocking variant for scripts (bpy.ops.preferences.maskhand_check_backend())."""
+        try:
+            hello = prefs.backend(context).call("hello", timeout=self.timeout)
+        except MaskHandError as err:
+            return self._failed(context, err)
+        return self._succeeded(context, hello)
+
+    def modal(self, context, event):
+        if event.type == 'ESC':
+            self._finish(context)
+            self.report({'WARNING'}, "Stopped waiting for the backend")
+            return {'CANCELLED'}
+        if event.type != 'TIMER':
+            return {'PASS_THROUGH'}
+        self.handle.poll()
+        if not self.handle.done:
+            return {'RUNNING_MODAL'}
+        self._finish(context)
+        try:
+            return self._succeeded(context, self.handle.value())
+        except MaskHandError as err:
+            return self._failed(context, err)
+
+    def _finish(self, context):
+        context.window_manager.event_timer_remove(self.timer)
+        _show(context, None)
+
+    def _succeeded(self, context, hello: dict):
+        versions = hello["versions"]
+        text = (f"Backend {hello['maskhand']} (Python {hello['python']}): {hello['device_text']}; "
+                f"MediaPipe {versions.get('mediapipe') or 'missing'}; estimators: {', '.join(hello['estimators']['names'])}")
+        p = prefs.get(context)
+        if p is not None:
+            p.backend_report = text[:300]
+        self.report({'INFO'}, text)
+        return {'FINISHED'}
+
+    def _failed(self, context, err):
+        p = prefs.get(context)
+        if p is not None:
+            p.backend_report = f"Failed: {str(err).splitlines()[0]}"[:300]
+        self.report({'ERROR'}, str(err))
+        return {'CANCELLED'}
+
+
+classes = (MASKHAND_OT_install_backend, MASKHAND_OT_check_backend)
