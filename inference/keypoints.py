@@ -7,18 +7,19 @@ OpenPose/FreiHAND order (wrist; thumb CMC, MCP, IP, tip; index MCP, PIP, DIP, ti
 Two MediaPipe quirks handled here:
 - Side: legacy MediaPipe labels hands as if the image were mirrored (a selfie camera), so its
   "Left" is a right hand in an ordinary photo. `side` is corrected: the person's own hand.
-- Confidence: legacy Hands gives no per-keypoint confidence (landmark visibility/presence are 0).
-  `score` is MediaPipe's handedness score for the hand (the only per-hand score it exposes; hands
-  below min_detection_confidence are dropped by MediaPipe itself). `confidence[j]` is that score,
-  halved for a keypoint MediaPipe places outside the image (a guess at a hidden joint), so fitting
-  leans on the keypoints it actually saw.
+- Confidence: legacy Hands gives no per-keypoint confidence (landmark visibility/presence are 0)
+  and no per-hand presence score. Every hand it returns passed its palm detector
+  (>= min_detection_confidence) and its landmark model's presence test (>= min_tracking_confidence,
+  in both modes). `score` is the one number it does expose, the handedness score: 0.5..1, how sure
+  it is of the side. `confidence[j]` is that score, halved for a keypoint MediaPipe places outside
+  the image (a guess at a hidden joint), so fitting leans on the keypoints it actually saw.
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -36,7 +37,7 @@ class HandKeypoints:
     """One detected hand.
 
     side: "left" | "right", the person's hand (mirror-corrected).
-    score: MediaPipe's handedness score, 0..1.
+    score: MediaPipe's handedness score, 0.5..1 (how sure it is of `side`).
     keypoints_2d: (21, 2) float64 pixels (u right, v down) in the full-resolution image;
         continuous coordinates, pixel (i, j) covers [i, i+1) x [j, j+1).
     confidence: (21,) float64 in 0..1 (see the module docstring for what it holds).
@@ -171,6 +172,57 @@ def detect_sequence(frames: Iterable[tuple[int, np.ndarray]], detector: Keypoint
     finally:
         if own:
             detector.close()
+
+
+def settle_sides(sequence: Iterable[tuple[int, list[HandKeypoints]]], min_overlap: float = 0.3
+                 ) -> list[tuple[int, list[HandKeypoints]]]:
+    """One side per tracked hand for a whole clip: MediaPipe's handedness flickers on hands seen
+    edge-on or palm-on (a rendered right hand closing into a fist reads "left" in 1 of 12 frames).
+
+    Hands in consecutive entries are linked into tracks by box overlap (IoU >= min_overlap, greedy,
+    best first); each track takes the side of its score-weighted vote, a hand's weight being
+    2*score - 1 (0 for a coin toss, 1 for certainty). A frame without hands ends every track.
+    Returns new HandKeypoints (score unchanged); the input is not modified.
+    """
+    sequence = [(index, list(hands)) for index, hands in sequence]
+    tracks: list[list[tuple[int, int]]] = []  # per track: (entry, hand) positions
+    previous: list[tuple[int, HandKeypoints]] = []  # (track, hand) of the last entry
+    for entry, (_, hands) in enumerate(sequence):
+        pairs = sorted(((_iou(old.box, new.box), track, j) for track, old in previous
+                        for j, new in enumerate(hands)), key=lambda p: p[0], reverse=True)
+        track_of: dict[int, int] = {}
+        for overlap, track, j in pairs:
+            if overlap < min_overlap:
+                break
+            if track not in track_of.values() and j not in track_of:
+                track_of[j] = track
+        current = []
+        for j, hand in enumerate(hands):
+            if j not in track_of:
+                tracks.append([])
+                track_of[j] = len(tracks) - 1
+            tracks[track_of[j]].append((entry, j))
+            current.append((track_of[j], hand))
+        previous = current
+    for track in tracks:
+        hands = [sequence[entry][1][j] for entry, j in track]
+        vote = sum((1.0 if h.side == "right" else -1.0) * (2.0 * h.score - 1.0) for h in hands)
+        if vote == 0.0:
+            continue
+        side = "right" if vote > 0 else "left"
+        for entry, j in track:
+            sequence[entry][1][j] = replace(sequence[entry][1][j], side=side)
+    return sequence
+
+
+def _iou(a, b) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def square_box(keypoints_2d: np.ndarray, scale: float = BOX_SCALE) -> tuple[float, float, float, float]:
