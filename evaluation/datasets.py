@@ -3,7 +3,8 @@
 Two layouts (docs/EVALUATION.md):
 - a FreiHAND-layout root: `S/rgb/%08d.jpg`, `S_xyz.json`, `S_K.json`, optional `S_verts.json`, and
   MaskHand's optional `S_meta.json` (side and 2D visibility per image; without it every hand is a
-  right hand, as in FreiHAND). FreiHAND's training split has 4 colour versions of each image and
+  right hand, as in FreiHAND). A set rendered with the bundled open hand (meta "hand_model": "open")
+  without `S_verts.json` gets its GT vertices by posing the open hand with `S_mano.json`. FreiHAND's training split has 4 colour versions of each image and
   xyz/K for the first version only: image i uses annotation i % len(xyz), as FreiHAND's own code.
 - a gt3d JSON file {"entries": [{"image", "hand_side", "K", "xyz", "valid"}]} (the converted
   InterHand2.6M/RHD samples, or HO-3D/DexYCB exports written the same way); image paths are
@@ -66,10 +67,17 @@ def _load_freihand(root: Path, split: str | None, limit: int | None) -> list[Sam
         raise InputFileError(f"{root / f'{split}_xyz.json'} and _K.json must be non-empty lists")
     if len(K_all) != len(xyz_all):
         raise InputFileError(f"{split}_K.json has {len(K_all)} entries but {split}_xyz.json has {len(xyz_all)}")
-    verts_path = root / f"{split}_verts.json"
-    verts_all = _read_json(verts_path) if verts_path.is_file() else None
     meta_path = root / f"{split}_meta.json"
-    meta = _read_json(meta_path).get("images") if meta_path.is_file() else None
+    meta_doc = _read_json(meta_path) if meta_path.is_file() else {}
+    if not isinstance(meta_doc, dict):
+        raise InputFileError(f"{meta_path} must be a JSON object with an \"images\" list")
+    meta = meta_doc.get("images")
+    verts_path, mano_path = root / f"{split}_verts.json", root / f"{split}_mano.json"
+    verts_all = None
+    if verts_path.is_file():
+        verts_all = _read_json(verts_path)
+    elif meta_doc.get("hand_model") == "open" and mano_path.is_file():
+        verts_all = _OpenHandVerts(_read_json(mano_path), meta, f"{split}_mano.json")
 
     rgb = root / split / "rgb"
     if not rgb.is_dir():
@@ -93,6 +101,30 @@ def _load_freihand(root: Path, split: str | None, limit: int | None) -> list[Sam
             visible_2d=None if visible is None else _array(visible, (21,), f"visible_2d of {where}").astype(bool),
         ))
     return samples
+
+
+class _OpenHandVerts:
+    """GT vertices posed on demand from `S_mano.json` when a set rendered with the bundled open hand
+    (meta "hand_model": "open") ships no `S_verts.json` (the renderer skips it: it is big).
+
+    Entries are FreiHAND's 61 floats [global_orient 3, hand_pose 45, betas 10, transl 3] in the camera
+    frame, of the hand's own side, so the open hand's forward() gives camera-frame vertices.
+    """
+
+    def __init__(self, params: list, meta: list | None, what: str):
+        if not isinstance(params, list):
+            raise InputFileError(f"{what} must be a list of 61 numbers per image")
+        self.params, self.meta, self.what = params, meta, what
+        self.models = {}
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        from ..handmodel.open_hand import load_open_hand
+
+        p = _array(self.params[i], (61,), f"entry {i} of {self.what}")
+        side = _side((self.meta[i] if self.meta is not None and i < len(self.meta) else {}).get("side", "right"),
+                     f"entry {i} of {self.what}")
+        model = self.models.get(side) or self.models.setdefault(side, load_open_hand(side))
+        return model.forward(p[None, :3], p[None, 3:48], p[None, 48:58], p[None, 58:61]).vertices[0]
 
 
 def _count_images(rgb: Path, n_annotations: int) -> int:
