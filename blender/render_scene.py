@@ -31,6 +31,7 @@ from .build_rig import add_hand_rig, bone_rest_rotations
 
 CV_TO_BLENDER = np.diag([1.0, -1.0, -1.0])  # OpenCV camera axes -> Blender camera axes (a rotation)
 SENSOR_MM = 36.0
+ARM_SELF_RADIUS = 0.03  # metres: forearm surface this close to a keypoint is the wrist's own
 SELF_CHECK_PX = 0.5  # mean vertex reprojection error above which labels do not match the pixels
 
 # sRGB skin tones from very light to very dark; a tone is interpolated between neighbours.
@@ -466,8 +467,8 @@ def self_check(scene, mesh_obj, cam, gt_vertices_cv: np.ndarray, K: np.ndarray) 
 
 def visible_keypoints(scene, hand_obj, keypoints_cv: np.ndarray, size: int, K: np.ndarray) -> list[bool]:
     """Inside the image and not hidden by another object (occluder, sleeve); the hand or its forearm
-    hiding its own keypoints does not count (joints lie inside the mesh, the wrist inside the arm)."""
-    own = {hand_obj.name, "Forearm"}
+    hiding its own keypoints does not count (joints lie inside the mesh, the wrist inside the arm);
+    the forearm does count further than ARM_SELF_RADIUS from the keypoint (an arm towards the camera)."""
     depsgraph = bpy.context.evaluated_depsgraph_get()
     px = project(keypoints_cv, K)
     out = []
@@ -482,7 +483,8 @@ def visible_keypoints(scene, hand_obj, keypoints_cv: np.ndarray, size: int, K: n
                 hit, loc, _n, _i, obj, _m = scene.ray_cast(depsgraph, origin, direction, distance=dist)
                 if not hit:
                     break
-                if obj.original.name not in own:
+                near_target = (loc - target).length < ARM_SELF_RADIUS
+                if obj.original.name != hand_obj.name and not (obj.original.name == "Forearm" and near_target):
                     inside = False
                     break
                 step = (loc - origin).length + 1e-5
