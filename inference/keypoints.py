@@ -85,7 +85,11 @@ class KeypointDetector:
         self.max_side = int(max_side)
         with _quiet_native_logs():
             os.environ.setdefault("GLOG_minloglevel", "2")
-            from mediapipe.python.solutions import hands as mp_hands
+            try:
+                from mediapipe.python.solutions import hands as mp_hands
+            except ImportError as err:
+                raise MaskHandError("hand detection needs mediapipe 0.10.21 (the backend extra: "
+                                    "pip install 'maskhand[backend]')") from err
 
             self._hands = mp_hands.Hands(static_image_mode=not self.tracking, max_num_hands=self.max_hands,
                                          model_complexity=1,
@@ -102,12 +106,15 @@ class KeypointDetector:
         image = as_rgb_uint8(image)
         height, width = image.shape[:2]
         small = _downscaled(image, self.max_side)
-        if self._first_call:  # MediaPipe prints its graph warnings on a (re)started graph's first frame
-            with _quiet_native_logs():
+        try:
+            if self._first_call:  # MediaPipe prints its graph warnings on a (re)started graph's first frame
+                with _quiet_native_logs():
+                    found = self._hands.process(small)
+                self._first_call = False
+            else:
                 found = self._hands.process(small)
-            self._first_call = False
-        else:
-            found = self._hands.process(small)
+        except (RuntimeError, ValueError) as err:  # MediaPipe's graph errors, as its process() raises them
+            raise MaskHandError(f"MediaPipe failed on a {width}x{height} image: {err}") from err
         if not found.multi_hand_landmarks:
             return []
         hands = []
@@ -176,8 +183,8 @@ def detect_sequence(frames: Iterable[tuple[int, np.ndarray]], detector: Keypoint
 
 def settle_sides(sequence: Iterable[tuple[int, list[HandKeypoints]]], min_overlap: float = 0.3
                  ) -> list[tuple[int, list[HandKeypoints]]]:
-    """One side per tracked hand for a whole clip: MediaPipe's handedness flickers on hands seen
-    edge-on or palm-on (a rendered right hand closing into a fist reads "left" in 1 of 12 frames).
+    """One side per tracked hand for a whole clip: MediaPipe's handedness can flicker on hands seen
+    edge-on or palm-on (one rendered clip of a right hand closing read "left" in 1 of 12 frames).
 
     Hands in consecutive entries are linked into tracks by box overlap (IoU >= min_overlap, greedy,
     best first); each track takes the side of its score-weighted vote, a hand's weight being

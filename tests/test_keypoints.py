@@ -21,14 +21,15 @@ HANDS = FIXTURES / "hands"
 CLIP = FIXTURES / "hand_clip.mp4"
 
 # MediaPipe's 2D error on these renders, as a fraction of the hand's box side (the square box the
-# detector reports, ~1.3x the hand's extent). Measured on the 8 fixtures: 2.6-3.9% mean per image,
-# 11% for the fist (its thumb tip is hidden and guessed), 4.5% over the set; the fixtures' wrist is
-# the model's wrist joint, which sits ~1/10 of a box off MediaPipe's wrist landmark. A keypoint
-# order, mirror, scale or offset bug costs > 15%, so these bounds fail on those and pass on noise.
-MAX_MEAN_ERROR_OF_BOX = 0.06  # mean over the set (and per frame of the clip, max measured 6.8%)
-MAX_MEDIAN_ERROR_OF_BOX = 0.10  # median keypoint error per image (max measured 6.3%, the fist)
-# Legacy MediaPipe is unsure of the side for palm-on views of these renders (scores 0.61, 0.63,
-# one of them wrong); above this handedness score every fixture's side came out right.
+# detector reports, ~1.3x the hand's extent). Measured on the 8 fixtures: 2.6-3.8% mean per image,
+# 11% for the fist (its thumb tip is hidden and guessed), 4.2% over the set; per-image medians
+# 2.3-6.3%; over the clip (closing into a fist) 2.4-7.3% per frame. Part of it is systematic: the
+# renders' wrist is the model's wrist joint, ~1/10 of a box from MediaPipe's wrist landmark. A
+# keypoint order, mirror, scale or offset bug costs > 15%, so these bounds catch those, not noise.
+MAX_MEAN_ERROR_OF_BOX = 0.06  # mean over a set of images or a clip
+MAX_MEDIAN_ERROR_OF_BOX = 0.10  # median keypoint error of one image
+# Legacy MediaPipe can be unsure of the side of a palm-on hand (0.61 for fixture 0; an earlier
+# render of a left palm scored 0.63 and came out wrong). Above this score every side was right.
 CONFIDENT_SIDE = 0.75
 
 
@@ -94,7 +95,7 @@ def test_every_fixture_hand_is_found_and_sure_sides_are_right(dataset, detection
             assert hand.side == item["side"], (item["path"].name, hand.score)
             sure_sides.add(hand.side)
     assert sure_sides == {"left", "right"}
-    assert correct >= 0.75 * len(dataset), correct  # MediaPipe's own labels get 1 of these 8 right
+    assert correct >= 0.75 * len(dataset), correct  # measured 8 of 8; MediaPipe's own labels: 0 of 8
 
 
 def test_keypoints_match_the_renders_ground_truth(dataset, detections):
@@ -242,10 +243,13 @@ def test_tracking_follows_the_clip_in_every_frame():
         tracker.reset()  # a new track starts cleanly
         first_again = tracker.detect(next(iter(open_frames(CLIP)))[1])
     assert [i for i, _ in results] == list(range(len(xyz)))
+    means = []
     for (index, hands), x, k in zip(results, xyz, Ks):
         assert len(hands) == 1, index
-        error = np.linalg.norm(hands[0].keypoints_2d - project(x, k), axis=1).mean()
-        assert error < MAX_MEAN_ERROR_OF_BOX * 1.25 * box_side(hands[0]), (index, error)  # fist end: 6.8%
+        error = np.linalg.norm(hands[0].keypoints_2d - project(x, k), axis=1) / box_side(hands[0])
+        assert np.median(error) < MAX_MEDIAN_ERROR_OF_BOX, (index, np.median(error))
+        means.append(error.mean())
+    assert np.mean(means) < MAX_MEAN_ERROR_OF_BOX, np.round(means, 3)
     raw_right = sum(hands[0].side == "right" for _, hands in results)
     assert raw_right > len(results) / 2
     settled = settle_sides(results)
