@@ -145,6 +145,8 @@ class Server:
         threading.Thread(target=self._read, args=(stream,), name="maskhand-stdin", daemon=True).start()
         self.send("ready", None, {"protocol": protocol.PROTOCOL_VERSION, "pid": os.getpid(),
                                   "maskhand": package_version()})
+        print(f"maskhand backend {package_version()} started: pid {os.getpid()}, Python {platform.python_version()} "
+              f"({sys.executable})", file=sys.stderr, flush=True)
         while True:
             req = self._queue.get()
             if req is None:
