@@ -27,7 +27,12 @@ _PRINTF = re.compile(r"%(0?)(\d*)d")
 
 
 class FrameSource:
-    """Frames with a known count; `fps` is None for stills. Iterate, then close (or use `with`)."""
+    """Frames of a clip. Iterate, then close (or use `with`); iterating again starts over.
+
+    count: how many frames iteration yields (a movie whose container states no length, read with
+        an open-ended range, reports 0 until it has been iterated once).
+    fps: frames per second of a movie; None for stills.
+    """
 
     count: int
     fps: float | None = None
