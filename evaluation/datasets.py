@@ -4,8 +4,10 @@ Two layouts (docs/EVALUATION.md):
 - a FreiHAND-layout root: `S/rgb/%08d.jpg`, `S_xyz.json`, `S_K.json`, optional `S_verts.json`, and
   MaskHand's optional `S_meta.json` (side and 2D visibility per image; without it every hand is a
   right hand, as in FreiHAND). A set rendered with the bundled open hand (meta "hand_model": "open")
-  without `S_verts.json` gets its GT vertices by posing the open hand with `S_mano.json`. FreiHAND's training split has 4 colour versions of each image and
-  xyz/K for the first version only: image i uses annotation i % len(xyz), as FreiHAND's own code.
+  without `S_verts.json` gets its GT vertices by posing the open hand with `S_mano.json`.
+  FreiHAND's training split has 4 colour versions of each image and xyz/K for the first version
+  only: there image i uses annotation i % len(xyz), as FreiHAND's own code. Elsewhere the images
+  are exactly those the JSON lists (a set still being rendered reads as far as it is listed).
 - a gt3d JSON file {"entries": [{"image", "hand_side", "K", "xyz", "valid"}]} (the converted
   InterHand2.6M/RHD samples, or HO-3D/DexYCB exports written the same way); image paths are
   relative to the JSON's folder and several entries may share one image (two hands).
@@ -82,7 +84,7 @@ def _load_freihand(root: Path, split: str | None, limit: int | None) -> list[Sam
     rgb = root / split / "rgb"
     if not rgb.is_dir():
         raise InputFileError(f"{root} has no {split}/rgb folder of images")
-    count = _count_images(rgb, len(xyz_all))
+    count = _count_images(rgb, len(xyz_all)) if split == "training" else len(xyz_all)
     if limit is not None:
         count = min(count, limit)
     samples = []
@@ -128,8 +130,9 @@ class _OpenHandVerts:
 
 
 def _count_images(rgb: Path, n_annotations: int) -> int:
-    """Images in the split: the annotation count, or a whole multiple of it when the folder holds
-    FreiHAND's extra colour versions (named on from n_annotations)."""
+    """Images in a training split: the annotation count, or a whole multiple of it when the folder
+    holds FreiHAND's extra colour versions (named on from n_annotations). Only training splits have
+    them, so a set still being rendered (images ahead of its JSON lists) is never misread as one."""
     count = n_annotations
     while (rgb / f"{count:08d}.jpg").is_file() and (rgb / f"{count + n_annotations - 1:08d}.jpg").is_file():
         count += n_annotations
