@@ -98,6 +98,49 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _frame_range(text: str | None):
+    """'A:B' (inclusive, 0-based), 'A:' or ':B' -> (first, last) with None for an open end."""
+    if text is None:
+        return None
+    first, sep, last = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return (int(first) if first.strip() else None, int(last) if last.strip() else None)
+    except ValueError:
+        raise MaskHandError(f"--frames takes FIRST:LAST frame indices (0-based, inclusive), like 0:99; got {text!r}") from None
+
+
+def _animate(args) -> int:
+    from .inference.tracking import track
+    from .rigmath.one_euro import params_for_strength
+
+    params_for_strength(args.smoothing)  # a bad strength fails before any work
+    if args.onto is not None:  # the hook for retargeting (blender.animate.write_take_blend's `onto`)
+        raise MaskHandError("--onto needs retargeting onto other rigs, which this build does not have yet")
+    frame_range = _frame_range(args.frames)
+    if args.out.suffix != ".blend" or args.out.is_dir():
+        raise MaskHandError(f"--out must name a .blend file; got {args.out}")
+
+    def progress(done, total, hands):
+        if done == total or done % 25 == 0:
+            print(f"  {done}/{total or '?'} frames", file=sys.stderr)
+
+    take = track(args.input, frame_range, estimator=args.estimator, hypotheses=args.hypotheses, seed=args.seed,
+                 max_hands=args.max_hands, on_frame=progress, mano_dir=args.mano_dir)
+    n = len(take.frames)
+    print(f"read {n} frame(s) ({take.frames[0]}..{take.frames[-1]}); right hand in {take.frames_with('right')}, "
+          f"left hand in {take.frames_with('left')}; {take.seconds:.1f} s, {n / take.seconds:.2f} frames/s "
+          f"({take.estimator})")
+    from .blender.animate import write_take_blend
+
+    _, lines = write_take_blend(take, args.out, smoothing=args.smoothing, preview=args.preview,
+                                mano_dir=args.mano_dir, onto=args.onto)
+    for line in lines:
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="maskhand", description="MaskHand: hand poses onto Blender hand rigs")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -153,6 +196,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="JSON with every per-hand number")
     p.add_argument("--markdown", type=Path, help="write the table to this Markdown file")
     p.set_defaults(run=_evaluate)
+    p = sub.add_parser("animate", help="track hands through a video, image folder or image and key one rig per "
+                                       "hand side into a .blend (one action per rig, a key per frame with that hand)")
+    p.add_argument("input", type=Path, help="a movie file, a folder of images, a numbered pattern, or one image")
+    p.add_argument("--frames", metavar="A:B", help="only source frames A..B (0-based, inclusive; A: or :B open)")
+    p.add_argument("--hypotheses", type=int, default=1, help="hypotheses per hand and frame (the generative "
+                                                             "model); the best is keyed")
+    p.add_argument("--seed", type=int, default=0, help="random seed, the same for every frame")
+    p.add_argument("--estimator", default="auto", choices=("auto", "model", "fitted"))
+    p.add_argument("--smoothing", type=float, default=0.5, help="One Euro filter strength, 0 (none) .. 1")
+    p.add_argument("--max-hands", type=int, default=2)
+    p.add_argument("--preview", type=Path, help="also render a PNG of four keyed frames")
+    p.add_argument("--onto", metavar="SCENE.blend:ARMATURE", help="key an existing rig (needs retargeting; "
+                                                                  "not in this build yet)")
+    p.add_argument("--mano-dir", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="the .blend to write")
+    p.set_defaults(run=_animate)
     return ap
 
 

@@ -1,0 +1,177 @@
+"""A tracked take into Blender: one rig per hand side, one action per rig, a key per frame with that hand.
+
+Why keys only where a hand was found: an invented pose in a gap would look like a measurement;
+Blender interpolates between the keys on either side instead, and the gap stays visible in the
+Dope Sheet. Frames: source frame index i is scene frame i + FRAME_OFFSET (Blender counts from 1,
+as its movie clips do), so frame 0 of a video lands on scene frame 1 and `--frames 10:20` on 11..21.
+
+Space: a rig's armature space is the camera frame of the take (OpenCV: x right, y down, z forward),
+and the rig object turns it into Blender's world with CAMERA_TO_WORLD: the camera sits at the world
+origin looking along +Y with +Z up. A camera object with the take's intrinsics is added there, so
+rendering from it lines the hands up with the source frames. Both hands share this space, so they
+keep their real relative placement.
+
+The take is read as data (side tracks with frames/global_orient/hand_pose/betas/cam_t, as
+rigmath.take_smoothing.SmoothedTrack holds them), so nothing here needs the inference backend.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bpy
+import numpy as np
+from mathutils import Matrix
+
+from ..errors import InputFileError, MaskHandError
+from ..handmodel.registry import load_hand_model
+from ..rigmath.pose_to_bones import bone_quaternions, root_locations
+from ..rigmath.rig_layout import joint_bone_names
+from .build_rig import add_hand_rig, bone_rest_rotations
+from .keyframes import write_pose_action
+
+FRAME_OFFSET = 1
+# OpenCV camera axes -> Blender world: x -> +X, y (down) -> -Z, z (forward) -> +Y.
+CAMERA_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+# A Blender camera looks down its local -Z with +Y up: its rotation is CAMERA_TO_WORLD @ diag(1, -1, -1).
+_BLENDER_CAMERA_ROTATION = CAMERA_TO_WORLD @ np.diag([1.0, -1.0, -1.0])
+_SENSOR_MM = 36.0
+
+
+@dataclass
+class KeyedHand:
+    """What was keyed for one side: the rig object, its action, and the scene frames keyed (N,)."""
+    side: str
+    rig: bpy.types.Object
+    action: bpy.types.Action
+    scene_frames: np.ndarray
+
+
+@dataclass
+class AnimatedScene:
+    """Everything animate_take made; key_seconds: time spent building rigs and writing keys."""
+    hands: dict[str, KeyedHand] = field(default_factory=dict)
+    camera: bpy.types.Object | None = None
+    key_seconds: float = 0.0
+
+
+def animate_take(scene: bpy.types.Scene, tracks: dict, fps: float, K: np.ndarray, image_size: tuple[int, int],
+                 frame_range: tuple[int, int], name: str = "take", mano_dir=None) -> AnimatedScene:
+    """Add rigs, keys and a matching camera for `tracks` ({side: SmoothedTrack}) to `scene`.
+
+    fps: the source's rate; K (3, 3) and image_size (width, height) of its frames; frame_range:
+    (first, last) source frame indices read, inclusive (the scene's range becomes these + FRAME_OFFSET).
+    Everything is checked before the scene changes; raises MaskHandError on bad input.
+    """
+    if not tracks:
+        raise MaskHandError("the take holds no hand, so there is nothing to key")
+    if not (np.isfinite(fps) and fps > 0):
+        raise MaskHandError(f"fps must be a positive number; got {fps!r}")
+    first, last = (int(v) for v in frame_range)
+    for side, trk in tracks.items():
+        if side not in ("right", "left") or trk.side != side:
+            raise MaskHandError(f"tracks are keyed by their side ('right' or 'left'); got {side!r}")
+        if len(trk.frames) and (trk.frames[0] < first or trk.frames[-1] > last):
+            raise MaskHandError(f"{side} hand frames {trk.frames[0]}..{trk.frames[-1]} lie outside the "
+                                f"take's range {first}..{last}")
+    models = {side: load_hand_model(side, mano_dir) for side in tracks}
+
+    t0 = time.perf_counter()
+    result = AnimatedScene()
+    world = Matrix(CAMERA_TO_WORLD.tolist()).to_4x4()
+    for side in ("right", "left"):
+        if side not in tracks:
+            continue
+        trk = tracks[side]
+        rig, _ = add_hand_rig(scene.collection, models[side], trk.betas)
+        rig.matrix_world = world
+        names = joint_bone_names(side)
+        rest = bone_rest_rotations(rig, names)
+        quats = bone_quaternions(trk.global_orient, trk.hand_pose, rest)  # (N, 16, 4)
+        frames = np.asarray(trk.frames, np.float64) + FRAME_OFFSET
+        action = write_pose_action(rig, f"{name}.{'R' if side == 'right' else 'L'}", names, frames, quats,
+                                   locations={names[0]: root_locations(trk.cam_t, rest[0])})
+        result.hands[side] = KeyedHand(side, rig, action, frames.astype(np.int64))
+    result.key_seconds = time.perf_counter() - t0
+
+    _set_frame_rate(scene, fps)
+    scene.frame_start, scene.frame_end = first + FRAME_OFFSET, last + FRAME_OFFSET
+    result.camera = _add_camera(scene, np.asarray(K, np.float64), image_size)
+    scene.frame_set(first + FRAME_OFFSET + (last - first) // 2)
+    return result
+
+
+def write_take_blend(take, out: Path, smoothing: float = 0.5, preview: Path | None = None, mano_dir=None,
+                     onto: str | None = None) -> tuple[AnimatedScene, list[str]]:
+    """Headless: smooth `take` (inference.tracking.Take), build a fresh scene from it, save `out`;
+    `preview` also renders up to four keyed frames side by side into a PNG.
+
+    onto: "SCENE.blend:ARMATURE", keying an existing rig instead of new ones; reserved for the
+    retargeting module (not in this build), so it raises MaskHandError for now.
+    Returns (the scene's contents, summary lines).
+    """
+    out = Path(out).resolve()
+    check_blend_path(out)
+    if onto is not None:
+        raise MaskHandError("--onto needs retargeting onto other rigs, which this build does not have yet")
+    tracks = take.smoothed(smoothing)
+    if not tracks:
+        raise MaskHandError(f"no hand found in the {len(take.frames)} frame(s) read from {take.source}; "
+                            "nothing to animate")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    made = animate_take(scene, tracks, take.fps, take.K, take.image_size, take.frame_range,
+                        name=Path(str(take.source)).stem or "take", mano_dir=mano_dir)
+    lines = [f"{side} hand: {len(h.scene_frames)} key(s) on '{h.rig.name}' in action '{h.action.name}', "
+             f"frames {h.scene_frames[0]}..{h.scene_frames[-1]}" for side, h in made.hands.items()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bpy.ops.wm.save_as_mainfile(filepath=str(out))
+    lines.append(f"wrote {out}")
+    if preview is not None:
+        from .preview import render_preview
+
+        keyed = np.unique(np.concatenate([h.scene_frames for h in made.hands.values()]))
+        picks = sorted({int(keyed[round(t * (len(keyed) - 1))]) for t in (0.0, 0.33, 0.66, 1.0)})
+        render_preview(scene, [h.rig for h in made.hands.values()], Path(preview), frames=picks,
+                       resolution=(320, 360))
+        lines.append(f"wrote {Path(preview).resolve()}")
+    return made, lines
+
+
+def check_blend_path(out: Path) -> None:
+    """Fail before any work when `out` cannot be a .blend file."""
+    out = Path(out)
+    if out.suffix != ".blend":
+        raise InputFileError(f"--out must name a .blend file; got {out.name}")
+    if out.is_dir():
+        raise InputFileError(f"--out {out} is a folder; name a .blend file")
+
+
+def _set_frame_rate(scene, fps: float) -> None:
+    """Blender's rate is fps / fps_base with an integer fps: 29.97 becomes 30 / 1.001."""
+    whole = max(1, round(fps))
+    scene.render.fps = whole
+    scene.render.fps_base = whole / fps
+
+
+def _add_camera(scene, K: np.ndarray, image_size: tuple[int, int]) -> bpy.types.Object | None:
+    """A camera at the world origin with the take's focal length and principal point."""
+    width, height = (int(v) for v in image_size)
+    if width <= 0 or height <= 0:
+        return None
+    longer = max(width, height)
+    data = bpy.data.cameras.new("MaskHand Camera")
+    data.sensor_fit = 'AUTO'  # the sensor width spans the longer image side
+    data.sensor_width = _SENSOR_MM
+    data.lens = float(K[0, 0]) * _SENSOR_MM / longer
+    data.shift_x = (width / 2.0 - float(K[0, 2])) / longer
+    data.shift_y = (float(K[1, 2]) - height / 2.0) / longer
+    data.clip_start, data.clip_end = 0.01, 100.0
+    cam = bpy.data.objects.new("MaskHand Camera", data)
+    cam.matrix_world = Matrix(_BLENDER_CAMERA_ROTATION.tolist()).to_4x4()
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    scene.render.resolution_x, scene.render.resolution_y = width, height
+    scene.render.resolution_percentage = 100
+    return cam
