@@ -146,3 +146,18 @@ def test_bad_options_fail_before_work(tmp_path, args, message):
     proc = _animate(tmp_path, CLIP, *args, "--out", out, timeout=120)
     assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_track_reports_progress_and_cancel_keeps_done_frames():
+    from maskhand.inference.tracking import track
+
+    seen = []
+    take = track(CLIP, (2, 11), estimator="fitted", on_frame=lambda done, total, hands: seen.append((done, total)),
+                 should_stop=lambda: len(seen) >= 1)
+    assert take.cancelled and seen == [(1, 10)]
+    assert take.frames.tolist() == [2] and take.fps == pytest.approx(12.0)
+    for side, hands in take.hands.items():
+        assert hands.frames.tolist() == [2] and hands.hand_pose.shape == (hands.num_frames, 45)
+        assert np.all(np.isfinite(hands.global_orient)) and hands.betas.shape == (hands.num_frames, 10)
+    assert sum(take.frames_with(s) for s in ("right", "left")) >= 1
