@@ -41,10 +41,12 @@ DEFAULT_TIMEOUT = 300.0  # seconds without any message before a request counts a
 SHUTDOWN_GRACE = 3.0  # seconds a child gets to exit after "shutdown" before it is killed
 STDERR_LINES = 200
 
-# Run with `python -c BOOTSTRAP <package root> [server args]`: imports the package root under the
-# name "maskhand" (so an installed extension and a checkout work alike) and runs the server.
+# Run with `python -c BOOTSTRAP <package root> [server args]`: checks the Python version (the pins in
+# backend_requirements.txt are for 3.11), imports the package root under the name "maskhand" (so an installed extension and a checkout work alike) and runs the server.
 BOOTSTRAP = (
     "import importlib.util, sys\n"
+    "if sys.version_info[:2] != (3, 11):\n"
+    "    sys.exit(f'MaskHand backend: needs Python 3.11; {sys.executable} is Python {sys.version.split()[0]}')\n"
     "root = sys.argv[1]\n"
     "spec = importlib.util.spec_from_file_location('maskhand', root + '/__init__.py',"
     " submodule_search_locations=[root])\n"
@@ -237,8 +239,8 @@ class BackendClient:
         timeout: seconds without any reply for this request before the backend counts as hung.
         """
         if kind not in protocol.REQUEST_KINDS or kind in ("cancel", "shutdown"):
-            raise BackendError(f"unknown request kind {kind!r}; expected hello, load, estimate or track",
-                               "ProtocolError")
+            kinds = ", ".join(k for k in protocol.REQUEST_KINDS if k not in ("cancel", "shutdown"))
+            raise BackendError(f"unknown request kind {kind!r}; expected one of {kinds}", "ProtocolError")
         self.start()
         id_ = str(next(self._ids))
         handle = RequestHandle(self, id_, kind, on_progress, timeout)

@@ -18,6 +18,7 @@ Shape of the loop:
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.metadata
 import inspect
 import logging
@@ -178,6 +179,7 @@ class Server:
             from .device import found_devices, pick_device
 
             req.progress(stage="loading", step="torch", fraction=0.05, message="Importing torch")
+            _require("torch")
             self.found = found_devices()
             self.device = pick_device(self.device_choice, self.found)
         return self.device
@@ -191,7 +193,8 @@ class Server:
         device = self.pick_device(req)
         req.check_cancelled(" while loading")
         req.progress(stage="loading", step="mediapipe", fraction=0.3, message="Importing MediaPipe and OpenCV")
-        import mediapipe  # noqa: F401  (imported here so its seconds show up as their own step)
+        _require("mediapipe")  # imported here so its seconds show up as their own step
+        _require("cv2")
 
         from .pipeline import Pipeline
 
@@ -342,6 +345,16 @@ def _installed(name: str) -> str | None:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def _require(module: str) -> None:
+    """Import `module`, or say plainly that this interpreter lacks the backend's packages."""
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        raise MaskHandError(f"the backend interpreter {sys.executable} cannot import {module} ({err}); run "
+                            f"Install Backend in MaskHand's preferences, or pip install -r "
+                            f"backend_requirements.txt into that environment") from err
 
 
 def _options(req: Request, spec: dict) -> dict:

@@ -240,6 +240,17 @@ def test_missing_interpreter_is_a_clear_error(tmp_path):
     assert info.value.name == "BackendStartError" and not c.alive
 
 
+def test_an_interpreter_without_the_packages_is_a_clear_error(tmp_path):
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True, timeout=120)
+    c = BackendClient(backend_client.env_python(tmp_path / "bare"))
+    try:
+        with pytest.raises(MaskHandError, match="cannot import torch .*Install Backend"):
+            c.call("hello", timeout=60)
+        assert c.alive  # a clear error, not a crash: the process still answers
+    finally:
+        c.shutdown()
+
+
 # Inside real bpy: the add-on registered, its preferences pointing at this venv's Python.
 BPY_SCRIPT = r'''
 import json, os, sys
@@ -272,12 +283,12 @@ os._exit(0)  # bpy can hang while the interpreter shuts down
 '''
 
 
-@pytest.mark.slow
 def test_inside_blender_the_preferences_start_the_backend_and_unregister_stops_it(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(BPY_SCRIPT)
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
     run = subprocess.run([sys.executable, str(script), str(_image(3))], capture_output=True, text=True,
-                         timeout=300, cwd=tmp_path)
+                         timeout=300, cwd=tmp_path, env=env)
     line = next((ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert line, run.stdout[-3000:] + run.stderr[-3000:]
     out = json.loads(line[len("RESULT "):])
@@ -286,3 +297,77 @@ def test_inside_blender_the_preferences_start_the_backend_and_unregister_stops_i
     assert out["sides"] == [_fixture_labels(3)[0]]
     assert out["exit_code_after_unregister"] == 0
     assert out["heavy_modules"] == []  # Blender's process never imported the backend's libraries
+
+
+QUIT_SCRIPT = r'''
+import sys
+import bpy
+import maskhand
+from maskhand.blender import backend_client
+
+client = backend_client.shared_client(sys.executable, "cpu")
+client.call("hello", timeout=120)
+print("CHILD", client.pid, flush=True)
+# No shutdown: quitting must stop the backend (atexit), as when Blender quits with it running.
+'''
+
+
+def test_quitting_blender_with_the_backend_running_stops_it(tmp_path):
+    script = tmp_path / "quit.py"
+    script.write_text(QUIT_SCRIPT)
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env=env)
+    pids = [int(ln.split()[1]) for ln in run.stdout.splitlines() if ln.startswith("CHILD ")]
+    assert run.returncode == 0 and len(pids) == 1, run.stdout[-2000:] + run.stderr[-2000:]
+    with pytest.raises(ProcessLookupError):  # reaped by its parent on the way out: no orphan, no zombie
+        os.kill(pids[0], 0)
+
+
+# The add-on as users get it: built into a zip, installed as bl_ext.<repo>.maskhand, enabled.
+EXTENSION_SCRIPT = r'''
+import json, os, sys
+import bpy
+import addon_utils
+
+zip_path, repo_dir, image = sys.argv[1:4]
+bpy.ops.preferences.extension_repo_add(name="backend_test", type="LOCAL", use_custom_directory=True,
+                                       custom_directory=repo_dir)
+repo = next(r for r in bpy.context.preferences.extensions.repos if r.directory == repo_dir)
+bpy.ops.extensions.package_install_files(filepath=zip_path, repo=repo.module, enable_on_install=True)
+mod = f"bl_ext.{repo.module}.maskhand"
+prefs = sys.modules[mod + ".prefs"]
+p = prefs.get(bpy.context)
+p.backend_python, p.device = sys.executable, 'CPU'
+client = prefs.backend(bpy.context)
+res = client.call("estimate", {"image": image}, timeout=120)
+out = {"module": mod, "package_root": str(client.package_root), "env_dir": str(prefs.backend_env_dir()),
+       "sides": [h["side"] for h in res["hands"]], "backend_version": client.call("hello")["maskhand"]}
+proc = client._proc
+addon_utils.disable(mod, default_set=True)
+out["exit_code_after_disable"] = proc.poll()
+print("RESULT " + json.dumps(out))
+sys.stdout.flush()
+os._exit(0)
+'''
+
+
+def test_the_installed_extension_runs_the_backend_from_its_own_folder(tmp_path, blender_ext, blender_tags):
+    build = subprocess.run([sys.executable, str(blender_ext), "build", "--source-dir", str(REPO), "--output-dir",
+                            str(tmp_path), "--valid-tags", str(blender_tags)], capture_output=True, text=True,
+                           timeout=300)
+    assert build.returncode == 0, build.stdout + build.stderr
+    repo_dir = tmp_path / "repo"
+    repo_dir.mkdir()
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    run = subprocess.run([sys.executable, "-c", EXTENSION_SCRIPT, str(tmp_path / "maskhand-0.1.0.zip"),
+                          str(repo_dir), str(_image(0))], capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path, env=env)
+    line = next((ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    assert line, run.stdout[-3000:] + run.stderr[-3000:]
+    out = json.loads(line[len("RESULT "):])
+    repo_module = out["module"].split(".")[1]
+    assert out["package_root"] == str(repo_dir / "maskhand")  # the installed copy, not this checkout
+    assert out["env_dir"] == str(tmp_path / "user" / "extensions" / ".user" / repo_module / "maskhand" / "backend")
+    assert out["sides"] == [_fixture_labels(0)[0]] and out["backend_version"] == "0.1.0"
+    assert out["exit_code_after_disable"] == 0
