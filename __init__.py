@@ -5,7 +5,7 @@ This file is both the Blender extension's entry point and the root of the pip pa
 (``python -m maskhand ...``) can import the package without bpy; Blender calls register().
 """
 
-_modules = ("prefs", "properties", "operators", "panels")
+_modules = ("prefs", "properties", "retarget_properties", "operators", "panels")
 
 
 def _load():

@@ -22,7 +22,15 @@ def _import_mano(args) -> int:
         sequences = [s for s in sequences if s.side == args.side]
         if not sequences:
             raise MaskHandError(f"{args.file} holds no {args.side} hand poses")
-    summary = import_mano_to_blend(sequences, args.out, mano_dir=args.mano_dir, preview=args.preview)
+    if args.onto:
+        from .blender.headless import import_mano_onto_blend
+
+        if args.preview:
+            raise MaskHandError("--preview renders MaskHand's own rigs; it cannot be combined with --onto")
+        summary = import_mano_onto_blend(sequences, args.onto, args.out, preset=args.preset,
+                                         mano_dir=args.mano_dir, pose_wrist=not args.fingers_only)
+    else:
+        summary = import_mano_to_blend(sequences, args.out, mano_dir=args.mano_dir, preview=args.preview)
     for line in summary:
         print(line)
     return 0
@@ -116,8 +124,12 @@ def _animate(args) -> int:
     from .rigmath.one_euro import params_for_strength
 
     params_for_strength(args.smoothing)  # a bad strength fails before any work
-    if args.onto is not None:  # the hook for retargeting (blender.animate.write_take_blend's `onto`)
-        raise MaskHandError("--onto needs retargeting onto other rigs, which this build does not have yet")
+    if args.onto is not None:  # retargeting onto a character: check the file before any work
+        from .blender.headless import parse_onto
+
+        if args.preview is not None:
+            raise MaskHandError("--preview renders MaskHand's own rigs; it cannot be combined with --onto")
+        parse_onto(args.onto, args.out)
     frame_range = _frame_range(args.frames)
     if args.out.suffix != ".blend" or args.out.is_dir():
         raise MaskHandError(f"--out must name a .blend file; got {args.out}")
@@ -154,6 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preview", type=Path, help="also render a PNG of the middle frame")
     p.add_argument("--mano-dir", type=Path, help="folder with MANO_*.pkl (default: $MASKHAND_MANO_DIR, "
                                                  "else the bundled open hand)")
+    p.add_argument("--onto", metavar="SCENE.blend:ARMATURE",
+                   help="key the poses onto this existing armature's hand (Rigify, MPFB, Mixamo, SMPL-X, ...) "
+                        "instead of a new rig; see docs/RETARGETING.md")
+    p.add_argument("--preset", default="auto",
+                   choices=("auto", "rigify", "rigify_metarig", "mpfb", "mixamo", "smplx", "maskhand"),
+                   help="bone names of the --onto armature (default: detected from its bone names)")
+    p.add_argument("--fingers-only", action="store_true",
+                   help="with --onto: pose the fingers only, leave the character's hand bone as it is")
     p.set_defaults(run=_import_mano)
 
     p = sub.add_parser("predict", help="estimate MANO hands in images; writes one JSON document")
@@ -207,8 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smoothing", type=float, default=0.5, help="One Euro filter strength, 0 (none) .. 1")
     p.add_argument("--max-hands", type=int, default=2)
     p.add_argument("--preview", type=Path, help="also render a PNG of four keyed frames")
-    p.add_argument("--onto", metavar="SCENE.blend:ARMATURE", help="key an existing rig (needs retargeting; "
-                                                                  "not in this build yet)")
+    p.add_argument("--onto", metavar="SCENE.blend:ARMATURE", help="key this existing armature's hand(s) "
+                   "(Rigify, MPFB, Mixamo, SMPL-X, ...; mapping detected from bone names) instead of new rigs")
     p.add_argument("--mano-dir", type=Path)
     p.add_argument("--out", type=Path, required=True, help="the .blend to write")
     p.set_defaults(run=_animate)

@@ -107,18 +107,23 @@ def write_take_blend(take, out: Path, smoothing: float = 0.5, preview: Path | No
     """Headless: smooth `take` (inference.tracking.Take), build a fresh scene from it, save `out`;
     `preview` also renders up to four keyed frames side by side into a PNG.
 
-    onto: "SCENE.blend:ARMATURE", keying an existing rig instead of new ones; reserved for the
-    retargeting module (not in this build), so it raises MaskHandError for now.
+    onto: "SCENE.blend:ARMATURE", keying that existing rig's hand(s) instead of new rigs (mapping
+    detected from its bone names, keys merged into its action; see headless.key_onto_blend); no preview.
     Returns (the scene's contents, summary lines).
     """
     out = Path(out).resolve()
     check_blend_path(out)
-    if onto is not None:
-        raise MaskHandError("--onto needs retargeting onto other rigs, which this build does not have yet")
     tracks = take.smoothed(smoothing)
     if not tracks:
         raise MaskHandError(f"no hand found in the {len(take.frames)} frame(s) read from {take.source}; "
                             "nothing to animate")
+    if onto is not None:  # retarget onto the character's hand(s): blender.retarget via headless
+        from .headless import key_onto_blend
+
+        stem = Path(str(take.source)).stem or "take"
+        items = [(trk.pose_sequence(take.fps, stem), np.asarray(trk.frames, np.float64) + FRAME_OFFSET)
+                 for trk in tracks.values()]
+        return AnimatedScene(), key_onto_blend(items, onto, out, mano_dir=mano_dir)
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     made = animate_take(scene, tracks, take.fps, take.K, take.image_size, take.frame_range,

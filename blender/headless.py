@@ -50,3 +50,81 @@ def import_mano_to_blend(sequences, out: Path, mano_dir=None, preview: Path | No
         scene.frame_set(1 + (last - 1) // 2)
         lines.append(f"wrote {Path(preview).resolve()}")
     return lines
+
+
+def import_mano_onto_blend(sequences, onto: str, out: Path, preset: str = "auto", mano_dir=None,
+                           pose_wrist: bool = True) -> list[str]:
+    """Key every sequence, from frame 1, onto the hand of an existing armature; save as `out`.
+    See key_onto_blend."""
+    return key_onto_blend([(seq, None) for seq in sequences], onto, out, preset, mano_dir, pose_wrist)
+
+
+def parse_onto(onto: str, out: Path) -> tuple[Path, str]:
+    """"SCENE.blend:ARMATURE" -> (existing .blend path, armature name), checked against `out`
+    (a .blend that is not the input) before any work; InputFileError otherwise."""
+    out = Path(out).resolve()
+    if out.suffix != ".blend":
+        raise InputFileError(f"--out must name a .blend file; got {out.name}")
+    blend, sep, arm_name = str(onto).rpartition(":")
+    if not sep or not blend or not arm_name:
+        raise InputFileError(f"--onto must be SCENE.blend:ARMATURE; got {onto!r}")
+    blend_path = Path(blend).resolve()
+    if blend_path.suffix != ".blend" or not blend_path.is_file():
+        raise InputFileError(f"--onto names {blend_path}, which is not an existing .blend file")
+    if blend_path == out:
+        raise InputFileError("--out must differ from the --onto file, so the character's file stays as it was")
+    return blend_path, arm_name
+
+
+def key_onto_blend(items, onto: str, out: Path, preset: str = "auto", mano_dir=None,
+                   pose_wrist: bool = True) -> list[str]:
+    """Key poses onto the hand(s) of an existing armature (retargeting) and save the scene as `out`.
+
+    items: [(posefiles.PoseSequence, scene frames (F,) or None for 1..F)], one per hand side.
+    onto: "SCENE.blend:ARMATURE" (the last colon splits, so Windows drive letters work).
+    preset: "auto" detects each side's mapping from bone names; else a rigmath.retarget_map preset.
+    Every mapping is checked before anything is keyed, and `out` may not be the input file, so a
+    failure leaves the character's file as it was and writes nothing.
+    """
+    import bpy
+
+    from ..errors import RigError
+    from ..handmodel.registry import load_hand_model
+    from ..rigmath.retarget_map import JOINT_SLOTS, match_preset, preset_map, validate
+    from .retarget import armature_of, detect, retarget_sequence
+
+    blend_path, arm_name = parse_onto(onto, out)
+    out = Path(out).resolve()
+    bpy.ops.wm.open_mainfile(filepath=str(blend_path), load_ui=False)
+    arm_obj = bpy.data.objects.get(arm_name)
+    if arm_obj is None:
+        arms = sorted(o.name for o in bpy.data.objects if o.type == 'ARMATURE')
+        raise RigError(f"{blend_path.name} has no object '{arm_name}'; its armatures: {', '.join(arms) or 'none'}")
+    armature_of(arm_obj)
+    names = [b.name for b in arm_obj.data.bones]
+    mappings = []
+    for seq, _frames in items:
+        if preset == "auto":
+            mapping = detect(arm_obj, seq.side)
+        else:
+            mapping = match_preset(preset, seq.side, names)
+            missing = [preset_map(preset, seq.side).bones[s] for s in JOINT_SLOTS if s not in mapping.bones]
+            if missing:
+                raise RigError(f"'{arm_name}' does not fit the {preset} preset for the {seq.side} hand: "
+                               f"it lacks {', '.join(missing)}")
+            validate(mapping, names)
+        mappings.append(mapping)
+    lines, last = [], bpy.context.scene.frame_end
+    for (seq, frames), mapping in zip(items, mappings):
+        model = load_hand_model(seq.side, mano_dir)
+        action, warnings = retarget_sequence(arm_obj, seq, mapping, model, frames=frames, pose_wrist=pose_wrist)
+        n = seq.global_orient.shape[0]
+        last = max(last, n if frames is None else int(np.max(frames)))
+        lines += [f"{level.lower()}: {msg}" for level, msg in warnings]
+        lines.append(f"{seq.side} hand: {n} frame(s) keyed on '{arm_name}' ({mapping.preset} mapping) "
+                     f"in action '{action.name}'")
+    bpy.context.scene.frame_end = last
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bpy.ops.wm.save_as_mainfile(filepath=str(out))
+    lines.append(f"wrote {out}")
+    return lines

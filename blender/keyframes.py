@@ -244,3 +244,94 @@ def _slot_fcurves(action, slot) -> dict:
                 for fcurve in channelbag.fcurves:
                     found.setdefault((fcurve.data_path, fcurve.array_index), fcurve)
     return found
+
+
+# Per-key attributes kept when merge_pose_keys rewrites an F-Curve: (name, values per key, dtype).
+_KEY_ATTRIBUTES = (("co", 2, np.float32), ("handle_left", 2, np.float32), ("handle_right", 2, np.float32),
+                   ("interpolation", 1, np.int32), ("handle_left_type", 1, np.int32),
+                   ("handle_right_type", 1, np.int32), ("easing", 1, np.int32), ("type", 1, np.int32),
+                   ("back", 1, np.float32), ("amplitude", 1, np.float32), ("period", 1, np.float32))
+_AUTO_CLAMPED = bpy.types.Keyframe.bl_rna.properties["handle_left_type"].enum_items["AUTO_CLAMPED"].value
+
+
+def merge_pose_keys(
+    arm_obj: bpy.types.Object,
+    action_name: str,
+    bone_names: Sequence[str],
+    frames: np.ndarray,
+    quaternions: np.ndarray,
+    interpolation: str = "LINEAR",
+) -> bpy.types.Action:
+    """Key rotations into the object's own action, keeping its other animation (a character's body).
+
+    With no action assigned this is write_pose_action. Otherwise each bone's rotation_quaternion
+    F-Curves in the assigned slot lose their keys within [frames[0], frames[-1]] and get the new
+    ones; keys outside that range and every other channel stay as they were. Each F-Curve is
+    rewritten in bulk (its kept keys' co, handles, types and easing read with foreach_get, written
+    back with the new keys, then sorted). Validation and sign continuity as in write_pose_action;
+    everything is checked before any Blender data changes.
+    """
+    anim = arm_obj.animation_data if getattr(arm_obj, "type", None) == "ARMATURE" else None
+    if anim is None or anim.action is None or anim.action_slot is None:
+        return write_pose_action(arm_obj, action_name, bone_names, frames, quaternions,
+                                 interpolation=interpolation)
+    if interpolation not in _INTERPOLATIONS:
+        raise MaskHandError(f"interpolation must be one of {sorted(_INTERPOLATIONS)}; got {interpolation!r}")
+    bone_names = list(bone_names)
+    _check_armature(arm_obj, bone_names)
+    frames = _as_frames(frames)
+    if not bone_names or len(set(bone_names)) != len(bone_names):
+        raise PoseDataError(f"bone_names must be distinct and at least one; got {bone_names}")
+    quats = np.asarray(quaternions, dtype=np.float64)
+    if quats.shape != (len(frames), len(bone_names), 4):
+        raise PoseDataError(f"quaternions must have shape (F, B, 4) = {(len(frames), len(bone_names), 4)}; "
+                            f"got {quats.shape}")
+    norms = np.linalg.norm(quats, axis=-1, keepdims=True) if np.isfinite(quats).all() else None
+    if norms is None or (norms < _MIN_QUAT_NORM).any():
+        raise PoseDataError("quaternions hold NaN, inf or zero values")
+    quats = sign_continuous(quats / norms)
+
+    action, slot = anim.action, anim.action_slot
+    strips = [s for layer in action.layers for s in layer.strips if s.type == "KEYFRAME"]
+    strip = strips[0] if strips else (action.layers[0] if action.layers else action.layers.new("Layer")
+                                      ).strips.new(type="KEYFRAME")
+    channelbag = strip.channelbag(slot, ensure=True)
+    lo, hi = frames[0] - 1e-4, frames[-1] + 1e-4
+    new_interp = _INTERPOLATIONS[interpolation]
+    for b, name in enumerate(bone_names):
+        path = f'pose.bones["{bpy.utils.escape_identifier(name)}"].rotation_quaternion'
+        group = channelbag.groups.get(name) or channelbag.groups.new(name)
+        for i in range(4):
+            fcurve = channelbag.fcurves.find(path, index=i)
+            if fcurve is None:
+                fcurve = channelbag.fcurves.new(path, index=i)
+                fcurve.group = group
+            _merge_fcurve(fcurve, frames, quats[:, b, i], new_interp, lo, hi)
+    for name in bone_names:
+        arm_obj.pose.bones[name].rotation_mode = "QUATERNION"
+    return action
+
+
+def _merge_fcurve(fcurve, frames, values, interp: int, lo: float, hi: float) -> None:
+    points = fcurve.keyframe_points
+    n_old, n_new = len(points), len(frames)
+    old = {}
+    for attr, width, dtype in _KEY_ATTRIBUTES:
+        buf = np.empty(n_old * width, dtype=dtype)
+        points.foreach_get(attr, buf)
+        old[attr] = buf.reshape(n_old, width)
+    keep = (old["co"][:, 0] < lo) | (old["co"][:, 0] > hi)  # (n_old,)
+    co = np.stack([frames, values], axis=1).astype(np.float32)  # (F, 2)
+    fresh = {"co": co, "handle_left": co, "handle_right": co,
+             "interpolation": np.full((n_new, 1), interp, np.int32),
+             "handle_left_type": np.full((n_new, 1), _AUTO_CLAMPED, np.int32),
+             "handle_right_type": np.full((n_new, 1), _AUTO_CLAMPED, np.int32),
+             "easing": np.zeros((n_new, 1), np.int32), "type": np.zeros((n_new, 1), np.int32),
+             "back": np.full((n_new, 1), 1.70158, np.float32), "amplitude": np.full((n_new, 1), 0.8, np.float32),
+             "period": np.full((n_new, 1), 4.1, np.float32)}
+    points.clear()
+    points.add(int(keep.sum()) + n_new)
+    for attr, _width, _dtype in _KEY_ATTRIBUTES:
+        points.foreach_set(attr, np.concatenate([old[attr][keep], fresh[attr]]).ravel())
+    points.sort()
+    fcurve.update()

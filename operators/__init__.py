@@ -3,7 +3,7 @@ import importlib
 
 import bpy
 
-_modules = ("add_rig", "import_mano", "install_backend")
+_modules = ("add_rig", "import_mano", "install_backend", "retarget")
 
 
 def _load():

@@ -1,7 +1,7 @@
 """Sidebar panels of MaskHand, one per file; this module only wires them, in the order listed."""
 import importlib
 
-_modules = ("main",)
+_modules = ("main", "retarget")
 
 
 def _load():
