@@ -1,6 +1,9 @@
 """Scene settings of MaskHand: one PropertyGroup at ``Scene.maskhand``, saved with the .blend."""
 import bpy
 
+from . import hypotheses_properties
+from .hypotheses_properties import MaskHandEstimateSettings
+
 
 def _is_armature(_self, obj) -> bool:
     """Rig picker filter: only armatures can carry hand poses."""
@@ -37,9 +40,14 @@ class MaskHandSettings(bpy.types.PropertyGroup):
         default=30,
         min=1,
     )
+    estimate: bpy.props.PointerProperty(
+        name="Estimate",
+        description="Photo and video estimation: source, sampling, locks, tracking and the hypotheses found",
+        type=MaskHandEstimateSettings,
+    )
 
 
-classes = (MaskHandSettings,)
+classes = hypotheses_properties.classes + (MaskHandSettings,)
 
 
 def register():

@@ -3,7 +3,7 @@ import importlib
 
 import bpy
 
-_modules = ("add_rig", "import_mano", "install_backend", "retarget")
+_modules = ("add_rig", "import_mano", "install_backend", "estimate", "resample", "keyframe", "track", "retarget")
 
 
 def _load():

@@ -1,7 +1,7 @@
 """Sidebar panels of MaskHand, one per file; this module only wires them, in the order listed."""
 import importlib
 
-_modules = ("main", "retarget")
+_modules = ("main", "estimate", "hypotheses", "track", "retarget")
 
 
 def _load():

@@ -1,0 +1,50 @@
+"""The "Estimate" panel: where the picture comes from, and the button that finds the hands in it."""
+import bpy
+
+
+class MASKHAND_PT_estimate(bpy.types.Panel):
+    """Source picker and Estimate; the hands found are summarised under the button."""
+
+    bl_label = "Estimate from Picture"
+    bl_idname = "MASKHAND_PT_estimate"
+    bl_space_type = 'VIEW_3D'
+    bl_region_type = 'UI'
+    bl_category = "MaskHand"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.maskhand.estimate
+        layout.prop(settings, "source_kind")
+        kind = settings.source_kind
+        if kind == 'FILE':
+            layout.prop(settings, "image_path", text="")
+        elif kind == 'IMAGE':
+            layout.template_ID(settings, "image", open="image.open")
+        elif kind == 'CLIP':
+            layout.template_ID(settings, "clip", open="clip.open")
+        else:
+            cam = context.scene.camera
+            layout.label(text=f"Camera: {cam.name if cam else '(none)'}", icon='CAMERA_DATA')
+        if kind in ('FILE', 'IMAGE', 'CAMERA_BG'):
+            layout.prop(settings, "source_start", text="Movie Starts At")
+        col = layout.column(align=True)
+        col.prop(settings, "max_hands")
+        col.prop(settings, "hypotheses_count")
+        layout.prop(settings, "use_camera_translation")
+        layout.operator("object.maskhand_add_rig", text="Add Hand Rig", icon='ADD')
+        layout.operator("view3d.maskhand_estimate", text="Estimate", icon='VIEWZOOM')
+        if settings.status:
+            layout.label(text=settings.status, icon='INFO')
+
+
+classes = (MASKHAND_PT_estimate,)
+
+
+def register():
+    for cls in classes:
+        bpy.utils.register_class(cls)
+
+
+def unregister():
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)
