@@ -36,6 +36,13 @@ class Pipeline:
         from .keypoints import KeypointDetector
         from .model.estimator import weights_available
 
+        if device == "cpu":
+            # Per-hand tensors are tiny: handing them to a second thread costs more than it saves
+            # (transformer forward on the 2-core test machine: 15 ms on one thread, 105-197 ms on two
+            # under load), so inference runs single-threaded; batch work (training) keeps its threads.
+            import torch
+
+            torch.set_num_threads(1)
         if estimator == "auto":
             estimator = "model" if weights_available() else "fitted"
         self.estimator = estimator

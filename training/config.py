@@ -17,6 +17,7 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "inference" / "model" / "weights
 @dataclass(frozen=True)
 class TokenizerTrainConfig:
     steps: int = 6000
+    threads: int = 0               # CPU threads (0: torch's default); 1 is fastest on a busy 2-core machine
     batch: int = 512
     lr: float = 1e-3
     seed: int = 0
@@ -36,6 +37,7 @@ class TokenizerTrainConfig:
 @dataclass(frozen=True)
 class TransformerTrainConfig:
     steps: int = 6000
+    threads: int = 0
     batch: int = 256
     lr: float = 5e-4
     weight_decay: float = 0.01

@@ -93,6 +93,8 @@ def evaluate(model, tok, hand, held, steps=5) -> dict:
 
 def train(cfg: TransformerTrainConfig, log=print) -> dict:
     d = distributed.setup()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed + d.rank)
     g = torch.Generator().manual_seed(cfg.seed * 7919 + d.rank)
     tok = load_tokenizer(cfg.tokenizer, d.device)

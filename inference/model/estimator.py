@@ -114,8 +114,9 @@ class GenerativeEstimator:
                 go, hp, t, kp3 = mirror_pose(go), mirror_pose(hp), t * [-1, 1, 1], kp3 * [-1, 1, 1]
             err_px = None
             if cfg.refine:
-                fit = self.fitter.fit(keypoints_2d, confidence, K, side, world,
-                                      init={"global_orient": go, "hand_pose": hp, "betas": betas, "cam_t": t})
+                with torch.enable_grad():
+                    fit = self.fitter.fit(keypoints_2d, confidence, K, side, world,
+                                          init={"global_orient": go, "hand_pose": hp, "betas": betas, "cam_t": t})
                 go, hp, betas, t, kp3 = fit.global_orient, fit.hand_pose, fit.betas, fit.cam_t, fit.keypoints_3d
                 err_px = fit.reprojection_px
             if err_px is None:

@@ -1,0 +1,78 @@
+"""`python -m maskhand predict` end to end in a subprocess: rendered fixtures in, the documented JSON
+out (docs/PREDICT.md), a bad file recorded per image without stopping the run."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from maskhand.inference.model.estimator import weights_available
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hands"
+pytestmark = pytest.mark.slow
+
+
+def run_predict(tmp_path, *args):
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, "-m", "maskhand", "predict", *map(str, args), "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    return proc, (json.loads(out.read_text()) if out.exists() else None)
+
+
+def project(X, K):
+    X, K = np.asarray(X), np.asarray(K)
+    return (K[:2, :2] @ (X[:, :2] / X[:, 2:]).T).T + K[:2, 2]
+
+
+def test_predict_writes_hands_and_records_a_bad_file(tmp_path):
+    images = [FIXTURES / "evaluation/rgb/00000002.jpg", FIXTURES / "evaluation/rgb/00000005.jpg"]
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(images[0].read_bytes()[:300])
+    K_all = json.loads((FIXTURES / "evaluation_K.json").read_text())
+    intrinsics = tmp_path / "K.json"
+    intrinsics.write_text(json.dumps([K_all[2], K_all[5], K_all[2]]))
+    proc, doc = run_predict(tmp_path, *images, bad, "--intrinsics", intrinsics, "--estimator", "fitted")
+    assert proc.returncode == 1, proc.stderr          # one image failed
+    assert "broken.jpg" in proc.stderr
+    assert [Path(e["path"]).name for e in doc["images"]] == ["00000002.jpg", "00000005.jpg", "broken.jpg"]
+    assert doc["images"][2]["error"] and not doc["images"][2]["hands"]
+    xyz = json.loads((FIXTURES / "evaluation_xyz.json").read_text())
+    sides = [m["side"] for m in json.loads((FIXTURES / "evaluation_meta.json").read_text())["images"]]
+    for entry, idx in zip(doc["images"][:2], (2, 5)):
+        assert entry["error"] is None and (entry["width"], entry["height"]) == (256, 256)
+        assert entry["K"] == K_all[idx]
+        (hand,) = entry["hands"]
+        assert hand["side"] == sides[idx]
+        assert np.shape(hand["keypoints_2d"]) == (21, 2) and np.shape(hand["keypoints_3d"]) == (21, 3)
+        assert set(hand["mano"]) == {"global_orient", "hand_pose", "betas"}
+        assert len(hand["mano"]["hand_pose"]) == 45 and len(hand["cam_t"]) == 3
+        # the 3D hand sits where the true one is: reprojects onto it and at a plausible depth
+        gt = np.asarray(xyz[idx])
+        reproj = np.linalg.norm(project(hand["keypoints_3d"], K_all[idx]) - project(gt, K_all[idx]), axis=1)
+        assert reproj.mean() < 12, reproj.mean()
+        assert abs(np.mean(hand["keypoints_3d"], 0)[2] - gt[:, 2].mean()) < 0.5 * gt[:, 2].mean()
+    assert doc["timings_ms"]["total"] > 0
+
+
+@pytest.mark.skipif(not weights_available(), reason="default weights not trained yet")
+def test_predict_with_the_model_gives_ranked_seeded_hypotheses(tmp_path):
+    image = FIXTURES / "evaluation/rgb/00000006.jpg"
+    proc, doc = run_predict(tmp_path, image, "--hypotheses", "3", "--seed", "4")
+    assert proc.returncode == 0, proc.stderr
+    assert doc["estimator"] == "model"
+    (hand,) = doc["images"][0]["hands"]
+    hyps = hand["hypotheses"]
+    assert len(hyps) == 3
+    assert [h["score"] for h in hyps] == sorted((h["score"] for h in hyps), reverse=True)
+    assert hand["mano"] == hyps[0]["mano"]
+    assert all(len(h["tokens"]) == len(hyps[0]["tokens"]) for h in hyps)
+    proc2, doc2 = run_predict(tmp_path, image, "--hypotheses", "3", "--seed", "4")
+    assert [h["tokens"] for h in doc2["images"][0]["hands"][0]["hypotheses"]] == [h["tokens"] for h in hyps]
+
+
+def test_predict_refuses_a_missing_input_with_one_sentence(tmp_path):
+    proc, doc = run_predict(tmp_path, tmp_path / "nope.png", "--estimator", "fitted")
+    assert proc.returncode != 0
+    assert "nope.png" in proc.stderr and "Traceback" not in proc.stderr
