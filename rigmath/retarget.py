@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import PoseDataError, RigError
+from ..handmodel import lbs
 from ..handmodel.joints import PARENTS, TIP_ORDER, TIP_PARENT
 from ..handmodel.model import HandModel
 from ..handmodel.rotations import axis_angle_to_matrix, matrix_to_quaternion, quaternion_to_matrix
@@ -136,11 +137,22 @@ def resolve_target(mapping: RetargetMap, rest: ArmatureRest) -> TargetHand:
 
 
 def source_points(model: HandModel, global_orient, hand_pose, betas=None):
-    """MANO forward kinematics: (F, 21, 3) [16 joints, 5 tips in TIP_ORDER] and (F, 16, 3, 3) G."""
-    R = local_rotations(global_orient, hand_pose)
-    out = model.forward(R[:, 0], R[:, 1:], None if betas is None else np.asarray(betas, np.float64))
-    tips = out.vertices[:, model.tip_vertices]
-    return np.concatenate([out.joints, tips], axis=1), out.transforms[..., :3, :3]
+    """MANO forward kinematics: (F, 21, 3) [16 joints, 5 tips in TIP_ORDER] and (F, 16, 3, 3) G.
+
+    Skins only the five fingertip vertices (with MANO's pose correctives when the model has them),
+    so long takes cost little: the same numbers as model.forward's joints and tip vertices.
+    """
+    R = local_rotations(global_orient, hand_pose)  # (F, 16, 3, 3)
+    F = len(R)
+    v, J = model.shaped(None if betas is None else np.asarray(betas, np.float64).reshape(1, -1))
+    tips = np.broadcast_to(v[:, model.tip_vertices], (F, 5, 3))
+    if model.posedirs is not None:
+        feat = (R[:, 1:] - np.eye(3)).reshape(F, 135)
+        tips = tips + np.einsum("vcp,fp->fvc", model.posedirs[model.tip_vertices], feat)
+    G, joints = lbs.forward_kinematics(R, np.broadcast_to(J, (F, 16, 3)), model.parents)
+    A = lbs.skinning_transforms(G, np.broadcast_to(J, (F, 16, 3)))
+    tips = lbs.skin(tips, model.weights[model.tip_vertices], A)
+    return np.concatenate([joints, tips], axis=1), G[..., :3, :3]
 
 
 def retarget_quaternions(target: TargetHand, model: HandModel, global_orient, hand_pose, betas=None,

@@ -219,3 +219,30 @@ def test_tracked_take_with_a_gap_is_keyed_onto_the_character(fresh_scene, tmp_pa
     keyed = np.empty(2 * len(fc.keyframe_points))
     fc.keyframe_points.foreach_get("co", keyed)
     np.testing.assert_array_equal(keyed[0::2], found + 1)  # source frame i -> scene frame i + 1
+
+
+def test_estimate_button_keys_the_chosen_hypothesis_on_the_character(fresh_scene, addon):
+    """Photo -> character: the estimate panel's chosen hypothesis, keyed onto an MPFB hand."""
+    import json
+
+    if not hasattr(bpy.context.scene.maskhand, "estimate"):
+        pytest.skip("the estimate panel's settings are not in this build")
+    obj = build("mpfb")
+    s = bpy.context.scene.maskhand_retarget
+    s.target = obj
+    bpy.ops.pose.maskhand_retarget_detect()
+    assert not bpy.ops.anim.maskhand_retarget_estimate.poll()  # no estimate yet
+    go, hp = library_poses(2, seed=5)
+    hyps = bpy.context.scene.maskhand.estimate.hypotheses
+    for rank, (g, h) in enumerate(zip(go, hp), start=1):
+        item = hyps.add()
+        item.side, item.rank, item.chosen = "right", rank, rank == 2
+        item.payload = json.dumps({"hand": {"side": "right"}, "hypothesis": {
+            "mano": {"global_orient": g.tolist(), "hand_pose": h.tolist(), "betas": [0.0] * 10}}})
+    bpy.context.scene.frame_set(7)
+    assert bpy.ops.anim.maskhand_retarget_estimate() == {'FINISHED'}
+    names, quats = hand_quaternions(obj, detect(obj, "right"), load_open_hand("right"), go[1], hp[1])
+    keyed = read_pose_action(obj, names, [7.0])
+    assert np.abs(np.abs(np.sum(keyed * quats, axis=-1)) - 1).max() < 1e-5
+    live = np.array([obj.pose.bones[n].rotation_quaternion for n in names])
+    assert np.abs(np.abs(np.sum(live * quats[0], axis=-1)) - 1).max() < 1e-5

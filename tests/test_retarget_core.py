@@ -243,3 +243,14 @@ def test_segment_end_layout():
     """Wrist -> middle knuckle, each finger joint -> its child, distal joints -> their fingertips."""
     assert SEGMENT_END[0] == 4 and SEGMENT_END[1] == 2 and SEGMENT_END[3] == 16 + TIP_ORDER.index("index")
     assert SEGMENT_END[15] == 16 + TIP_ORDER.index("thumb")
+
+
+def test_source_points_are_the_hand_models_joints_and_fingertips():
+    model = MODELS["left"]
+    go, hp = poses(4, seed=11)
+    betas = np.random.default_rng(0).normal(size=10)
+    pts, G = source_points(model, go, hp, betas)
+    ref = model.forward(go, hp, betas)
+    np.testing.assert_allclose(pts[:, :16], ref.joints, atol=1e-12)
+    np.testing.assert_allclose(pts[:, 16:], ref.vertices[:, model.tip_vertices], atol=1e-12)
+    np.testing.assert_allclose(G, ref.transforms[..., :3, :3], atol=1e-12)
