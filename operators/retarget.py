@@ -26,8 +26,12 @@ def _target(context):
 
 
 def _has_target(cls, context) -> bool:
-    if _target(context) is None:
+    target = _target(context)
+    if target is None:
         cls.poll_message_set("Pick the character's armature in the Retarget panel (or make it active)")
+        return False
+    if target.mode == 'EDIT':
+        cls.poll_message_set(f"Leave Edit Mode on '{target.name}' first (its bones are being edited)")
         return False
     return True
 

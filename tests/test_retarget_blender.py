@@ -158,6 +158,11 @@ def test_panel_operators_detect_save_load_and_key(fresh_scene, addon, tmp_path):
     obj = build("mpfb")
     s = bpy.context.scene.maskhand_retarget
     s.target = obj
+    assert hasattr(bpy.types, "MASKHAND_PT_retarget") and hasattr(bpy.types, "MASKHAND_UL_retarget_slots")
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode='EDIT')
+    assert not bpy.ops.pose.maskhand_retarget_detect.poll()  # bones being edited: no rest data yet
+    bpy.ops.object.mode_set(mode='OBJECT')
     assert bpy.ops.pose.maskhand_retarget_detect() == {'FINISHED'}
     assert s.preset == 'MPFB' and {i.slot: i.bone for i in s.slots}["index1"] == "finger2-1.R"
     assert bpy.ops.pose.maskhand_retarget_save(filepath=str(tmp_path / "mpfb.json")) == {'FINISHED'}

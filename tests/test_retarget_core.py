@@ -7,6 +7,7 @@ import pytest
 
 from maskhand.errors import InputFileError, RigError
 from maskhand.handmodel.joints import FINGERS, PARENTS, TIP_ORDER
+from maskhand.handmodel.model import mirror_pose
 from maskhand.handmodel.open_hand import load_open_hand
 from maskhand.handmodel.pose_library import sample_global_orient, sample_poses
 from maskhand.rigmath.pose_to_bones import bone_quaternions
@@ -32,10 +33,11 @@ def rest_matrix(head, tail, rng):
     return M
 
 
-def synthetic_rig(side, seed, between=True):
+def synthetic_rig(side, seed, between=True, flat=False):
     """An armature unlike MANO's: rotated, rest fingers curled, segments 0.8-1.3x as long, random
     rolls, metacarpal bones, and (between=True) unmapped driver bones between finger bones as
-    Rigify has. Returns (ArmatureRest, RetargetMap)."""
+    Rigify has; flat=True parents every finger bone to the hand (no chains). Returns (ArmatureRest,
+    RetargetMap)."""
     rng = np.random.default_rng(seed)
     model = MODELS[side]
     curl = np.zeros((1, 45))
@@ -75,7 +77,7 @@ def synthetic_rig(side, seed, between=True):
                 parent = f"{f}_drv{n + 1}"
             add(f"{f}_{n + 1}", new[chain[n]], new[chain[n + 1]], parent)
             bones[f"{f}{n + 1}"] = f"{f}_{n + 1}" + s
-            parent = f"{f}_{n + 1}"
+            parent = "hand" if flat else f"{f}_{n + 1}"
     rest = ArmatureRest(tuple(names), np.array(parents), np.array(mats), np.array(tails))
     return rest, RetargetMap(side, bones)
 
@@ -110,7 +112,6 @@ def test_segments_point_like_mano_in_the_palm_frame(side, between):
     target = resolve_target(mapping, rest)
     go, hp = poses(30, seed=1)
     if side == "left":
-        from maskhand.handmodel.model import mirror_pose
         go, hp = mirror_pose(go), mirror_pose(hp)
     names, quats = retarget_quaternions(target, MODELS[side], go, hp)
     assert names[0] == mapping.bones["wrist"] and len(names) == 16 + 4
@@ -121,6 +122,28 @@ def test_segments_point_like_mano_in_the_palm_frame(side, between):
     # The rest (unposed) target is far from MANO's flat hand, so the check can fail.
     rest_q = np.tile([1.0, 0, 0, 0], quats.shape[:2] + (1,))
     assert segment_angles(src, posed_points(rest, mapping, names, rest_q)).mean() > 10
+
+
+def test_unchained_finger_bones_each_point_their_own_segment():
+    """A rig whose finger bones all hang off the hand: no mapped parent, each bone turns about its
+    own head, and its rest segment direction must end up along MANO's in the palm frame."""
+    from maskhand.rigmath.retarget import palm_directions, palm_frame
+
+    rest, mapping = synthetic_rig("left", seed=21, between=False, flat=True)
+    target = resolve_target(mapping, rest)
+    assert (target.parent_slot == -1).all()
+    go, hp = poses(10, seed=3)
+    go, hp = mirror_pose(go), mirror_pose(hp)
+    names, quats = retarget_quaternions(target, MODELS["left"], go, hp)
+    src, _ = source_points(MODELS["left"], go, hp)
+    want = palm_directions(src)  # (F, 15, 3)
+    idx = [rest.index(mapping.bones[s]) for s in JOINT_SLOTS]
+    for f in range(len(go)):
+        P = posed_matrices(rest, dict(zip(names, quats[f])))[idx]
+        heads = P[:, :3, 3]
+        palm = palm_frame(heads[0], heads[1], heads[4], heads[7])
+        dirs = np.einsum("jab,jcb,jc->ja", P[:, :3, :3], target.rest, target.seg_dirs)[1:]
+        np.testing.assert_allclose(dirs @ palm, want[f], atol=1e-9)
 
 
 def test_fingers_only_leaves_the_hand_and_gives_the_same_finger_rotations():
