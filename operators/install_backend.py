@@ -5,6 +5,8 @@ found on the machine (Blender 4.5's bundled python3.11 first, see backend_client
 and pip-installs backend_requirements.txt into it. Both are modal: pip's output lines go to the
 status bar and the preferences while Blender stays responsive; Esc cancels.
 """
+import time
+
 import bpy
 
 from .. import prefs
@@ -28,19 +30,25 @@ class MASKHAND_OT_install_backend(bpy.types.Operator):
     bl_idname = "preferences.maskhand_install_backend"
     bl_label = "Install Backend"
 
-    def invoke(self, context, event):
+    def _prepare(self, context) -> bool:
+        """Online check, a base Python, the steps; False (reported) when installing cannot start."""
         if not bpy.app.online_access:
             self.report({'ERROR'}, "Installing the backend downloads packages with pip; "
                                    "allow online access in Preferences > System > Network first")
-            return {'CANCELLED'}
+            return False
         try:
             base = backend_client.find_base_python()
             self.env_dir = prefs.backend_env_dir(create=True)
             self.steps = backend_client.install_steps(self.env_dir, base)
         except MaskHandError as err:
             self.report({'ERROR'}, str(err))
-            return {'CANCELLED'}
+            return False
         backend_client.shutdown_all()  # a running backend would hold files pip may replace
+        return True
+
+    def invoke(self, context, event):
+        if not self._prepare(context):
+            return {'CANCELLED'}
         try:
             self._next_step(context)
         except MaskHandError as err:
@@ -50,6 +58,31 @@ class MASKHAND_OT_install_backend(bpy.types.Operator):
         self.timer = wm.event_timer_add(POLL_SECONDS, window=context.window)
         wm.modal_handler_add(self)
         return {'RUNNING_MODAL'}
+
+    def execute(self, context):
+        """Blocking variant for scripts and background Blender: the same steps, output to the console."""
+        if not self._prepare(context):
+            return {'CANCELLED'}
+        for label, argv in self.steps:
+            print(f"MaskHand: {label}: {' '.join(argv)}")
+            try:
+                proc = backend_client.StreamedProcess(argv)
+            except MaskHandError as err:
+                self.report({'ERROR'}, str(err))
+                return {'CANCELLED'}
+            while proc.returncode is None:
+                for line in proc.new_lines():
+                    print(f"  {line}")
+                time.sleep(POLL_SECONDS)
+            time.sleep(POLL_SECONDS)  # let the reader thread hand over the last lines
+            for line in proc.new_lines():
+                print(f"  {line}")
+            if proc.returncode != 0:
+                last = next((line for line in reversed(proc.lines) if line.strip()), "no output")
+                self.report({'ERROR'}, f"{label} failed (exit code {proc.returncode}): {last}")
+                return {'CANCELLED'}
+        self.report({'INFO'}, f"Backend installed in {self.env_dir}")
+        return {'FINISHED'}
 
     def _next_step(self, context):
         self.label, argv = self.steps.pop(0)

@@ -258,7 +258,8 @@ def test_an_interpreter_without_the_packages_is_a_clear_error(tmp_path):
 
 # Inside real bpy: the add-on registered, its preferences pointing at this venv's Python.
 BPY_SCRIPT = r'''
-import json, os, sys
+import json, os, sys, traceback
+sys.excepthook = lambda *exc: (traceback.print_exception(*exc), sys.stderr.flush(), os._exit(1))  # no hang at exit
 import bpy
 import maskhand
 
@@ -272,6 +273,14 @@ out = {}
 p = prefs.get(bpy.context)
 p.backend_python, p.device = sys.executable, 'CPU'
 out["state_before"] = prefs.backend_state(bpy.context)
+# Offline (the default here): Install Backend must refuse before it touches pip or the disk.
+out["online_access"] = bpy.app.online_access
+try:
+    bpy.ops.preferences.maskhand_install_backend()
+    out["install_offline"] = "it ran"
+except RuntimeError as err:  # an ERROR report reaches a script as RuntimeError
+    out["install_offline"] = str(err)
+out["env_made"] = prefs.backend_env_dir().exists()
 out["check"] = sorted(bpy.ops.preferences.maskhand_check_backend())
 out["report"] = p.backend_report
 client = prefs.backend(bpy.context)
@@ -293,11 +302,12 @@ def test_inside_blender_the_preferences_start_the_backend_and_unregister_stops_i
     script.write_text(BPY_SCRIPT)
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
     run = subprocess.run([sys.executable, str(script), str(_image(3))], capture_output=True, text=True,
-                         timeout=300, cwd=tmp_path, env=env)
+                         timeout=180, cwd=tmp_path, env=env)
     line = next((ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert line, run.stdout[-3000:] + run.stderr[-3000:]
     out = json.loads(line[len("RESULT "):])
     assert out["state_before"] == "installed" and out["state_running"] == "running"
+    assert out["online_access"] is False and "allow online access" in out["install_offline"] and not out["env_made"]
     assert out["check"] == ["FINISHED"] and "using CPU" in out["report"], out["report"]
     assert out["sides"] == [_fixture_labels(3)[0]]
     assert out["exit_code_after_unregister"] == 0
@@ -331,7 +341,8 @@ def test_quitting_blender_with_the_backend_running_stops_it(tmp_path):
 
 # The add-on as users get it: built into a zip, installed as bl_ext.<repo>.maskhand, enabled.
 EXTENSION_SCRIPT = r'''
-import json, os, sys
+import json, os, sys, traceback
+sys.excepthook = lambda *exc: (traceback.print_exception(*exc), sys.stderr.flush(), os._exit(1))  # no hang at exit
 import bpy
 import addon_utils
 
@@ -366,7 +377,7 @@ def test_the_installed_extension_runs_the_backend_from_its_own_folder(tmp_path, 
     repo_dir.mkdir()
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
     run = subprocess.run([sys.executable, "-c", EXTENSION_SCRIPT, str(tmp_path / "maskhand-0.1.0.zip"),
-                          str(repo_dir), str(_image(0))], capture_output=True, text=True, timeout=300,
+                          str(repo_dir), str(_image(0))], capture_output=True, text=True, timeout=180,
                          cwd=tmp_path, env=env)
     line = next((ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert line, run.stdout[-3000:] + run.stderr[-3000:]
