@@ -42,7 +42,8 @@ SHUTDOWN_GRACE = 3.0  # seconds a child gets to exit after "shutdown" before it 
 STDERR_LINES = 200
 
 # Run with `python -c BOOTSTRAP <package root> [server args]`: checks the Python version (the pins in
-# backend_requirements.txt are for 3.11), imports the package root under the name "maskhand" (so an installed extension and a checkout work alike) and runs the server.
+# backend_requirements.txt are for 3.11), imports the package root under the name "maskhand" (so an
+# installed extension and a checkout work alike) and runs the server.
 BOOTSTRAP = (
     "import importlib.util, sys\n"
     "if sys.version_info[:2] != (3, 11):\n"

@@ -394,7 +394,8 @@ def _check(kind: str, name: str, value, check: str):
         if not isinstance(value, str) or not value:
             raise MaskHandError(f"{bad} a file path; got {value!r}")
     elif check == "source":
-        if not (isinstance(value, str) and value) and not (isinstance(value, list) and all(isinstance(p, str) for p in value)):
+        paths = isinstance(value, list) and all(isinstance(p, str) for p in value)
+        if not (isinstance(value, str) and value) and not paths:
             raise MaskHandError(f"{bad} a path or a list of image paths; got {value!r}")
     elif check == "dict":
         if not isinstance(value, dict):
@@ -435,7 +436,7 @@ def _protocol_stdout():
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="maskhand.inference.server",
-                                     description="MaskHand's inference backend (speaks docs/BACKEND.md on stdin/stdout)")
+                                     description="MaskHand's inference backend: docs/BACKEND.md on stdin/stdout")
     parser.add_argument("--device", default="auto", help="auto, cuda, mps or cpu (default: auto)")
     parser.add_argument("--mano-dir", default=None, help="folder with MANO_RIGHT.pkl / MANO_LEFT.pkl")
     parser.add_argument("--checkpoint", default=None, help="the generative model's checkpoint")

@@ -195,7 +195,8 @@ class MASKHAND_OT_check_backend(bpy.types.Operator):
     def _succeeded(self, context, hello: dict):
         versions = hello["versions"]
         text = (f"Backend {hello['maskhand']} (Python {hello['python']}): {hello['device_text']}; "
-                f"MediaPipe {versions.get('mediapipe') or 'missing'}; estimators: {', '.join(hello['estimators']['names'])}")
+                f"MediaPipe {versions.get('mediapipe') or 'missing'}; "
+                f"estimators: {', '.join(hello['estimators']['names'])}")
         p = prefs.get(context)
         if p is not None:
             p.backend_report = text[:300]

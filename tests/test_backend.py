@@ -60,7 +60,8 @@ def test_protocol_round_trip_and_refusals():
     msg = protocol.message("estimate", "7", {"image": "a.jpg", "K": np.eye(3)})
     line = protocol.encode(msg)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
-    assert protocol.decode(line) == {"id": "7", "type": "estimate", "payload": {"image": "a.jpg", "K": np.eye(3).tolist()}}
+    expected = {"id": "7", "type": "estimate", "payload": {"image": "a.jpg", "K": np.eye(3).tolist()}}
+    assert protocol.decode(line) == expected
     with pytest.raises(ProtocolError, match="NaN|JSON"):
         protocol.encode(protocol.message("result", "1", {"x": float("nan")}))
     for bad, why in ((b"not json\n", "not JSON"), (b"[1, 2]\n", "JSON object"),
@@ -81,7 +82,8 @@ def test_pick_device(choice, found, expected):
     assert pick_device(choice, found) == expected
 
 
-@pytest.mark.parametrize("choice, why", [("cuda", "sees no CUDA"), ("mps", "cannot use Apple"), ("tpu", "unknown device")])
+@pytest.mark.parametrize("choice, why", [("cuda", "sees no CUDA"), ("mps", "cannot use Apple"),
+                                         ("tpu", "unknown device")])
 def test_pick_device_refuses_what_is_missing(choice, why):
     with pytest.raises(MaskHandError, match=why):
         pick_device(choice, {"torch": "t", "cuda": [], "mps": False})
