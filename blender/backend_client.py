@@ -48,6 +48,7 @@ BOOTSTRAP = (
     "import importlib.util, sys\n"
     "if sys.version_info[:2] != (3, 11):\n"
     "    sys.exit(f'MaskHand backend: needs Python 3.11; {sys.executable} is Python {sys.version.split()[0]}')\n"
+    "sys.path[:] = [p for p in sys.path if p not in ('', '.')]\n"  # the working folder must shadow nothing
     "root = sys.argv[1]\n"
     "spec = importlib.util.spec_from_file_location('maskhand', root + '/__init__.py',"
     " submodule_search_locations=[root])\n"
@@ -213,8 +214,7 @@ class BackendClient:
         flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # no console window pops up on Windows
         try:
             proc = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, env=env, cwd=str(self.package_root),
-                                    creationflags=flags)
+                                    stderr=subprocess.PIPE, env=env, creationflags=flags)
         except OSError as err:
             raise BackendError(f"cannot start the backend interpreter {self.interpreter}: {err.strerror or err}",
                                "BackendStartError") from err
