@@ -30,11 +30,13 @@ class Pipeline:
 
     def __init__(self, estimator: str = "auto", max_hands: int = 2, mano_dir=None,
                  min_detection_confidence: float = 0.5, tracking: bool = False, device: str = "cpu",
-                 steps: int | None = None, refine: bool | None = None):
+                 steps: int | None = None, refine: bool | None = None, checkpoint=None):
+        """checkpoint: a folder holding tokenizer.pt and transformer.pt (default: the bundled weights);
+        giving one makes "auto" mean "model"."""
         if estimator not in ESTIMATORS:
             raise MaskHandError(f"unknown estimator {estimator!r}; expected one of {', '.join(ESTIMATORS)}")
         from .keypoints import KeypointDetector
-        from .model.estimator import weights_available
+        from .model.estimator import model_paths, weights_available
 
         if device == "cpu":
             # Per-hand tensors are tiny: handing them to a second thread costs more than it saves
@@ -43,8 +45,9 @@ class Pipeline:
             import torch
 
             torch.set_num_threads(1)
+        paths = model_paths(checkpoint)
         if estimator == "auto":
-            estimator = "model" if weights_available() else "fitted"
+            estimator = "model" if checkpoint or weights_available(*paths) else "fitted"
         self.estimator = estimator
         self.steps, self.refine = steps, refine
         right = load_hand_model("right", mano_dir) if estimator in ("fitted", "model") else None
@@ -57,7 +60,7 @@ class Pipeline:
         elif estimator == "model":
             from .model.estimator import GenerativeEstimator
 
-            self.generative = GenerativeEstimator(right, device=device)
+            self.generative = GenerativeEstimator(right, *paths, device=device)
         self.detector = KeypointDetector(max_hands=max_hands, min_detection_confidence=min_detection_confidence,
                                          tracking=tracking)
         self.timings = {"detect": 0.0, "fit": 0.0, "model": 0.0}

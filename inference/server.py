@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.metadata
-import inspect
 import logging
 import math
 import os
@@ -33,7 +32,7 @@ import tomllib
 import traceback
 from pathlib import Path
 
-from ..errors import MaskHandError, ModelFileError
+from ..errors import MaskHandError
 from . import protocol
 from .protocol import CANCELLED, BackendError, ProtocolError
 
@@ -204,9 +203,6 @@ class Server:
         options = {"estimator": estimator, "max_hands": max_hands, "mano_dir": self.mano_dir,
                    "tracking": tracking, "device": device}
         if self.checkpoint:
-            if "checkpoint" not in inspect.signature(Pipeline).parameters:
-                raise ModelFileError(f"this backend cannot load the checkpoint {self.checkpoint} yet; "
-                                     f"clear the Model Checkpoint preference to use the bundled weights")
             options["checkpoint"] = self.checkpoint
         pipe = Pipeline(**options)
         self.pipelines[key] = pipe

@@ -141,3 +141,10 @@ def test_training_config_overrides_and_typos(tmp_path):
     f.write_text('{"stpes": 12}')
     with pytest.raises(MaskHandError, match="stpes"):
         load_config(TokenizerTrainConfig, f)
+
+
+def test_a_checkpoint_folder_without_weights_is_a_clear_error(tmp_path):
+    from maskhand.inference.pipeline import Pipeline
+
+    with pytest.raises(ModelFileError, match="tokenizer.pt"):
+        Pipeline(estimator="auto", checkpoint=tmp_path)

@@ -33,6 +33,16 @@ DEFAULT_TOKENIZER = WEIGHTS / "tokenizer.pt"
 DEFAULT_TRANSFORMER = WEIGHTS / "transformer.pt"
 
 
+def model_paths(checkpoint=None) -> tuple[Path, Path]:
+    """(tokenizer, transformer) checkpoint files: of a folder holding both, or the bundled ones."""
+    if checkpoint is None or str(checkpoint) == "":
+        return DEFAULT_TOKENIZER, DEFAULT_TRANSFORMER
+    folder = Path(checkpoint)
+    if folder.is_file():
+        folder = folder.parent
+    return folder / "tokenizer.pt", folder / "transformer.pt"
+
+
 def weights_available(tokenizer=DEFAULT_TOKENIZER, transformer=DEFAULT_TRANSFORMER) -> bool:
     return Path(tokenizer).is_file() and Path(transformer).is_file()
 
