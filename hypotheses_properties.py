@@ -112,7 +112,7 @@ class MaskHandEstimateSettings(bpy.types.PropertyGroup):
     active_index: bpy.props.IntProperty(name="Hypothesis", default=0, update=_pose_active,
                                         description="Selecting a hypothesis poses its rig (no keyframe)")
     last_image: bpy.props.StringProperty(name="Last Image", options={'HIDDEN'},
-                                         description="The picture the hypotheses come from (JSON of the request)")
+                                         description="The picture the hypotheses come from: JSON {path, frame, width, height, K}")
     status: bpy.props.StringProperty(name="Status", description="What the last estimate or track did")
     progress: bpy.props.FloatProperty(name="Progress", subtype='PERCENTAGE', min=0.0, max=100.0)
     running: bpy.props.BoolProperty(name="Running", description="An estimate or track is running")

@@ -58,6 +58,11 @@ class EstimateJob:
         frames = [p for p in self.handle.progress if p.get("stage") == "frame"]
         return (frames[0]["hands"] if frames else []), value.get("estimator", "")
 
+    def camera(self) -> dict:
+        """The picture's size and the intrinsics K the backend used: {"width", "height", "K"}."""
+        value = self.handle.value()
+        return {k: value.get(k) for k in ("width", "height", "K")}
+
 
 def request_payload(settings, seed: int) -> dict:
     return {"hypotheses": settings.hypotheses_count, "seed": seed, "temperature": settings.temperature,
@@ -131,7 +136,7 @@ def finish_estimate(context, job: EstimateJob) -> list[tuple[str, str]]:
     for h_i, hand in enumerate(hands):
         _add_hypotheses(settings, hand, h_i, hand["hypotheses"])
         first_of_side.setdefault(hand["side"], len(settings.hypotheses) - len(hand["hypotheses"]))
-    settings.last_image = json.dumps({"path": job.source.path, "frame": job.scene_frame})
+    settings.last_image = json.dumps({"path": job.source.path, "frame": job.scene_frame, **job.camera()})
     posed, missing = [], []
     for side, index in first_of_side.items():
         rig = find_rig(context.scene, side, context.scene.maskhand.rig, context.active_object)
