@@ -235,7 +235,10 @@ class MASKHAND_OT_estimate(bpy.types.Operator):
         """Blocking: for scripts and the Python console (bpy.ops.view3d.maskhand_estimate())."""
         try:
             job = start_estimate(context)
-            job.handle.wait()
+            try:
+                job.handle.wait()
+            except MaskHandError:
+                pass  # finish_estimate raises it again, after removing a temporary picture
             reports = finish_estimate(context, job)
         except MaskHandError as err:
             self.report({'ERROR'}, str(err))

@@ -44,7 +44,10 @@ class MASKHAND_OT_resample(bpy.types.Operator):
         """Blocking: for scripts and the Python console."""
         try:
             job = start_resample(context)
-            job.handle.wait()
+            try:
+                job.handle.wait()
+            except MaskHandError:
+                pass  # finish_estimate raises it again, after removing a temporary picture
             reports = finish_estimate(context, job)
         except MaskHandError as err:
             self.report({'ERROR'}, str(err))
