@@ -56,6 +56,8 @@ class MASKHAND_OT_resample(bpy.types.Operator):
         return {'FINISHED'}
 
     def invoke(self, context, event):
+        if context.window is None:  # background mode (no event loop): run to the end instead
+            return self.execute(context)
         try:
             self._job = start_resample(context)
         except MaskHandError as err:

@@ -175,6 +175,8 @@ class MASKHAND_OT_track_range(bpy.types.Operator):
         return {'FINISHED'}
 
     def invoke(self, context, event):
+        if context.window is None:  # background mode (no event loop): run to the end instead
+            return self.execute(context)
         try:
             self._job = start_track(context)
         except MaskHandError as err:

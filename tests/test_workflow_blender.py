@@ -102,6 +102,23 @@ def snapshot():
             [h.payload for h in s.hypotheses], s.active_index, s.seed, sorted(i.name for i in bpy.data.images))
 
 
+class ModalRun:
+    """Drives an operator's own modal() the way Blender's event loop would: TIMER events, and an
+    Esc press when asked. bpy as a module has no event loop, so this plain object stands in for
+    the running operator (its _job, _timer and report) and for the events; everything else is real."""
+
+    def __init__(self, operator_class, job):
+        self.cls, self._job, self._timer, self.bl_idname = operator_class, job, None, operator_class.bl_idname
+        self.reports = []
+
+    def report(self, level, message):
+        self.reports.append((sorted(level)[0], message))
+
+    def step(self, key="TIMER", value="NOTHING"):
+        event = type("Event", (), {"type": key, "value": value})()
+        return self.cls.modal(self, bpy.context, event)
+
+
 def test_estimate_lists_hands_and_poses_matching_rigs(rigs, three_hands):
     right, left = rigs
     s = settings()
@@ -139,7 +156,14 @@ def test_resample_keeps_locked_fingers(rigs):
     s = settings()
     s.image_path = str(RGB / "00000004.jpg")  # a right hand, spread
     s.hypotheses_count, s.seed = 4, 0
-    assert bpy.ops.view3d.maskhand_estimate() == {'FINISHED'}
+    from maskhand.operators.estimate import MASKHAND_OT_estimate, start_estimate
+
+    run = ModalRun(MASKHAND_OT_estimate, start_estimate(bpy.context))  # the button's modal path
+    result = {'RUNNING_MODAL'}
+    while result == {'RUNNING_MODAL'}:
+        result = run.step()
+        time.sleep(0.02)
+    assert result == {'FINISHED'} and "Found 1 hand" in run.reports[0][1], run.reports
     before = read_pose(right)
     estimator_gives_many = len(s.hypotheses) > 1
     s.lock_index = s.lock_thumb = True
@@ -171,26 +195,29 @@ def test_track_range_keys_the_clip(rigs):
     assert right.animation_data.action.name.startswith("MaskHand hand_clip.mp4 right")
 
 
-def test_cancelled_track_keeps_only_completed_frames(rigs):
-    from maskhand.operators.track import finish_track, start_track
+def test_esc_during_track_keeps_only_completed_frames(rigs):
+    from maskhand.operators.track import MASKHAND_OT_track_range, start_track
 
     right, _ = rigs
     s = settings()
     s.image_path, s.source_start, s.frame_start, s.frame_end = str(CLIP), 1, 1, 12
     s.keep_completed = True
-    job = start_track(bpy.context)
-    while len(job.frames) < 5 and not job.done:
-        job.take(job.handle.poll())
+    run = ModalRun(MASKHAND_OT_track_range, start_track(bpy.context))
+    result = {'RUNNING_MODAL'}
+    while len(run._job.frames) < 5 and result == {'RUNNING_MODAL'}:
+        result = run.step()
         time.sleep(0.02)
-    job.handle.cancel()
-    while not job.done:
-        job.take(job.handle.poll())
+    assert result == {'RUNNING_MODAL'} and s.progress > 0.0, "the panel's progress did not move"
+    assert right.animation_data is None, "keys were written before the track ended"
+    run.step("ESC", "PRESS")
+    while result == {'RUNNING_MODAL'}:
+        result = run.step()
         time.sleep(0.02)
-    assert job.handle.cancelled, job.handle.error
-    completed = sorted(job.frames)
+    assert result == {'FINISHED'}, run.reports
+    assert run._job.handle.cancelled and "cancelled after" in run.reports[0][1], run.reports
+    completed = sorted(run._job.frames)
     assert 5 <= len(completed) < 12, completed
-    finish_track(bpy.context, job, cancelled=True)
-    with_hand = [f + 1 for f, hands in job.frames.items() if any(h["side"] == "right" for h in hands)]
+    with_hand = [f + 1 for f, hands in run._job.frames.items() if any(h["side"] == "right" for h in hands)]
     frames = keys_per_bone(right)["wrist.R"]
     assert frames == sorted(float(f) for f in with_hand), (frames, completed)
 
@@ -232,7 +259,8 @@ def test_killed_backend_is_reported_and_the_next_estimate_works(rigs, addon):
         finish_estimate(bpy.context, job)
     assert snapshot() == before
     starts = addon.starts
-    assert bpy.ops.view3d.maskhand_estimate() == {'FINISHED'}
+    # The button's path (invoke); without a window (bpy as a module) it runs to the end at once.
+    assert bpy.ops.view3d.maskhand_estimate('INVOKE_DEFAULT') == {'FINISHED'}
     assert addon.starts == starts + 1 and len(s.hypotheses) >= 1
     assert not same_rotations(read_pose(right), rest()).all()
 
