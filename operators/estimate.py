@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import prefs
 from ..blender import backend_client
-from ..blender.apply_result import find_rig, merge_locked, pose_rig
+from ..blender.apply_result import find_rig, merge_locked, pose_rig, rig_quaternions
 from ..blender.source_image import Source, resolve_source
 from ..errors import MaskHandError
 from ..hypotheses_properties import _posing
@@ -131,6 +131,13 @@ def finish_estimate(context, job: EstimateJob) -> list[tuple[str, str]]:
                                 + (f", kept {', '.join(job.parts)}" if job.parts else "") + ")"))
         return reports
 
+    rigs = {}  # side -> rig, checked against each side's best hypothesis before anything changes
+    for hand in hands:
+        if hand["side"] not in rigs:
+            rig = find_rig(context.scene, hand["side"], context.scene.maskhand.rig, context.active_object)
+            if rig is not None:
+                rig_quaternions(rig, hand["hypotheses"][0])
+            rigs[hand["side"]] = rig
     settings.hypotheses.clear()
     first_of_side = {}
     for h_i, hand in enumerate(hands):
@@ -139,14 +146,13 @@ def finish_estimate(context, job: EstimateJob) -> list[tuple[str, str]]:
     settings.last_image = json.dumps({"path": job.source.path, "frame": job.scene_frame, **job.camera()})
     posed, missing = [], []
     for side, index in first_of_side.items():
-        rig = find_rig(context.scene, side, context.scene.maskhand.rig, context.active_object)
-        if rig is None:
-            missing.append(side)
-            continue
         item = settings.hypotheses[index]
         item.chosen = True
-        pose_rig(rig, item.hypothesis(), settings.use_camera_translation)
-        posed.append(f"{side} -> '{rig.name}'")
+        if rigs[side] is None:
+            missing.append(side)
+            continue
+        pose_rig(rigs[side], item.hypothesis(), settings.use_camera_translation)
+        posed.append(f"{side} -> '{rigs[side].name}'")
     _select(context, next(iter(first_of_side.values())), pose=False)
     found = ", ".join(f"{h['side']} ({h['score']:.2f})" for h in hands)
     settings.status = f"Found {len(hands)} hand(s): {found}"

@@ -21,8 +21,9 @@ def chosen_hypotheses(settings) -> list:
 def keyframe_chosen(context, frame: int | None = None) -> list[str]:
     """Key every side's chosen hypothesis on its rig at `frame` (default: the current frame).
 
-    Everything is checked first (rigs exist, payloads parse), so a failure keys nothing.
-    Returns one line per rig keyed. Raises MaskHandError.
+    Everything is checked first (payloads parse, rigs have their bones), so a failure keys nothing;
+    a hand whose side has no rig is skipped (said in the returned lines). Returns one line per rig.
+    Raises MaskHandError, also when no hand has a rig.
     """
     scene = context.scene
     settings = scene.maskhand.estimate
@@ -30,19 +31,23 @@ def keyframe_chosen(context, frame: int | None = None) -> list[str]:
     items = chosen_hypotheses(settings)
     if not items:
         raise MaskHandError("there is no hypothesis to key; run Estimate first")
-    plan = []
+    plan, skipped = [], []
     for item in items:
         rig = find_rig(scene, item.side, scene.maskhand.rig, context.active_object)
         if rig is None:
-            raise MaskHandError(f"no {item.side} hand rig in the scene to key; Add Hand Rig "
-                                f"({item.side.title()}) makes one")
+            skipped.append(item.side)
+            continue
         plan.append((rig, item.hypothesis(), item))
+    if not plan:
+        side = skipped[0]
+        raise MaskHandError(f"no {side} hand rig in the scene to key; Add Hand Rig ({side.title()}) makes one")
     for rig, hypothesis, _ in plan:  # validate every pose before the first key is written
         rig_quaternions(rig, hypothesis)
     done = []
     for rig, hypothesis, item in plan:
         n = len(key_rig(rig, hypothesis, frame, settings.use_camera_translation))
         done.append(f"{item.side} hypothesis {item.rank} on '{rig.name}' ({n} bones)")
+    done += [f"no {side} hand rig, so that hand was not keyed" for side in skipped]
     return done
 
 
