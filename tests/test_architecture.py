@@ -19,7 +19,8 @@ BLENDER_ONLY = {"bpy", "bpy_extras", "mathutils", "bmesh", "gpu", "addon_utils",
 BACKEND_ONLY = {"torch", "torchvision", "mediapipe", "cv2", "smplx", "anny"}
 
 CORE = ("handmodel", "rigmath", "posefiles", "inference", "training", "evaluation")
-BLENDER_SIDE = ("__init__.py", "prefs.py", "properties.py", "operators", "panels", "blender")
+BLENDER_SIDE = ("__init__.py", "prefs.py", "properties.py", "hypotheses_properties.py", "retarget_properties.py",
+                "api.py", "operators", "panels", "blender")
 
 
 def imported_roots(source: str) -> set[str]:
