@@ -64,20 +64,35 @@ def _predict(args) -> int:
 
 
 def _train(args) -> int:
+    """One stage, or "all": the tokenizer, then the transformer on top of it (the bundled weights'
+    recipe: configs/tokenizer.json and configs/transformer.json, written beside each other)."""
     from .training.config import TokenizerTrainConfig, TransformerTrainConfig, load_config
 
-    overrides = {"steps": args.steps, "out": str(args.out) if args.out else None}
-    if args.what == "tokenizer":
-        from .training.train_tokenizer import train
-
-        cfg = load_config(TokenizerTrainConfig, args.config, **overrides)
+    stages = ("tokenizer", "transformer") if args.what == "all" else (args.what,)
+    if args.what == "all":
+        if args.config:
+            raise MaskHandError("train all reads configs/tokenizer.json and configs/transformer.json; "
+                                "use --config with a single stage")
+        folder = args.out or Path(__file__).resolve().parent / "inference" / "model" / "weights"
+        configs = {s: Path(__file__).resolve().parent / "configs" / f"{s}.json" for s in stages}
+        outs = {s: Path(folder) / f"{s}.pt" for s in stages}
     else:
-        from .training.train_transformer import train
+        configs, outs = {args.what: args.config}, {args.what: args.out}
+    for stage in stages:
+        overrides = {"steps": args.steps, "out": str(outs[stage]) if outs[stage] else None}
+        if stage == "tokenizer":
+            from .training.train_tokenizer import train
 
-        cfg = load_config(TransformerTrainConfig, args.config, **overrides)
-    metrics = train(cfg)
-    if metrics:
-        print(json.dumps({k: v for k, v in metrics.items() if k != "codebook"}, indent=1))
+            cfg = load_config(TokenizerTrainConfig, configs[stage], **overrides)
+        else:
+            from .training.train_transformer import train
+
+            if args.what == "all":
+                overrides["tokenizer"] = str(outs["tokenizer"])
+            cfg = load_config(TransformerTrainConfig, configs[stage], **overrides)
+        metrics = train(cfg)
+        if metrics:
+            print(json.dumps({k: v for k, v in metrics.items() if k != "codebook"}, indent=1))
     return 0
 
 
@@ -191,10 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train the generative model's tokenizer or transformer (CPU, GPU, or "
                                      "torchrun for several GPUs); see docs/MODEL.md")
-    p.add_argument("what", choices=("tokenizer", "transformer"))
+    p.add_argument("what", choices=("all", "tokenizer", "transformer"),
+                   help="all = the tokenizer, then the transformer on it (how the bundled weights were made)")
     p.add_argument("--config", type=Path, help="JSON file overriding the defaults (any subset of the fields)")
     p.add_argument("--steps", type=int, help="override the number of steps")
-    p.add_argument("--out", type=Path, help="checkpoint to write (default: the bundled weights)")
+    p.add_argument("--out", type=Path, help="checkpoint to write (default: the bundled weights); "
+                                            "with all: the folder for tokenizer.pt and transformer.pt")
     p.set_defaults(run=_train)
 
     p = sub.add_parser("export-mano-pkl", help="write the active hand model in MANO's pickle layout "

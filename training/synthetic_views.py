@@ -22,10 +22,11 @@ from ..inference.torch_hand import axis_angle_to_matrix
 
 @dataclass(frozen=True)
 class NoiseModel:
-    """Ranges matched to MediaPipe 0.10.21 on the project's renders (tools/collect_detections.py:
-    median 2D error 4.1% of the box, p10 2.4%, p90 7.3%; 2.4% of keypoints off by >15% of the box,
-    a tenth of hands far worse; world-landmark depth spread 0.57-1.96x the true one (median 1.36);
-    per-keypoint world error after similarity alignment 0.11-0.26 palm lengths)."""
+    """Ranges matched to MediaPipe 0.10.21 on the project's renders (tools/collect_detections.py on
+    the first 475 images of the training split, 269 detected: median 2D error 4.7% of the box, p10
+    2.8%, p90 9.7%; a median 4.8% of a hand's keypoints off by >15% of the box, a tenth of hands
+    far worse (p90 29%); world-landmark depth spread 0.59-1.90x the true one (p10-p90, median
+    1.05); per-keypoint world error after similarity alignment 0.09-0.27 palm lengths)."""
     sigma_2d: tuple[float, float] = (0.015, 0.06)      # range of per-hand sigma, fraction of box side
     tip_factor: float = 1.5
     outlier_rate: float = 0.03

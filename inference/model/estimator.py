@@ -51,7 +51,7 @@ def weights_available(tokenizer=DEFAULT_TOKENIZER, transformer=DEFAULT_TRANSFORM
 class SamplingConfig:
     steps: int = 5
     refine: bool = True
-    refine_steps: int = 40
+    refine_steps: int = 60
     reprojection_weight: float = 20.0
 
 
