@@ -19,10 +19,9 @@ from ..blender.apply_result import find_rig, merge_locked, pose_rig, rig_quatern
 from ..blender.source_image import Source, resolve_source
 from ..errors import MaskHandError
 from ..hypotheses_properties import _posing
+from .modal_job import EstimateJobOperator
 
-POLL_SECONDS = 0.1  # timer period of the modal operators: fast enough to feel live, cheap when idle
 _override: dict = {"client": None}  # set by maskhand.api.use_interpreter (scripts without add-on preferences)
-RUNNING: dict = {"operator": None}  # the one modal estimate/resample/track running (they share the backend)
 
 
 def backend(context) -> backend_client.BackendClient:
@@ -214,105 +213,17 @@ def _distance(hand: dict, base_hand: dict | None) -> float:
     return float(np.linalg.norm(a.mean(0) - b.mean(0)))
 
 
-def report_all(operator, reports) -> None:
-    for level, msg in reports:
-        operator.report({level}, msg)
-
-
-class MASKHAND_OT_estimate(bpy.types.Operator):
+class MASKHAND_OT_estimate(EstimateJobOperator, bpy.types.Operator):
     """Find the hands in the current frame's picture and pose the matching rigs with their best hypotheses"""
     bl_idname = "view3d.maskhand_estimate"
     bl_label = "Estimate Hands"
     bl_options = {'REGISTER', 'UNDO'}
 
-    _job = None
-    _timer = None
+    noun = "Estimate"
+    busy_text = "Estimating hands... (Esc cancels)"
 
-    @classmethod
-    def poll(cls, context):
-        if context.scene is None or not hasattr(context.scene, "maskhand"):
-            return False
-        if RUNNING["operator"] is not None:
-            cls.poll_message_set("An estimate or track is already running")
-            return False
-        return True
-
-    def execute(self, context):
-        """Blocking: for scripts and the Python console (bpy.ops.view3d.maskhand_estimate())."""
-        try:
-            job = start_estimate(context)
-            try:
-                job.handle.wait()
-            except MaskHandError:
-                pass  # finish_estimate raises it again, after removing a temporary picture
-            reports = finish_estimate(context, job)
-        except MaskHandError as err:
-            self.report({'ERROR'}, str(err))
-            return {'CANCELLED'}
-        report_all(self, reports)
-        return {'FINISHED'}
-
-    def invoke(self, context, event):
-        if context.window is None:  # background mode (no event loop): run to the end instead
-            return self.execute(context)
-        try:
-            self._job = start_estimate(context)
-        except MaskHandError as err:
-            self.report({'ERROR'}, str(err))
-            return {'CANCELLED'}
-        return _begin_modal(self, context, "Estimating hands... (Esc cancels)")
-
-    def modal(self, context, event):
-        if event.type == 'ESC' and event.value == 'PRESS':
-            self._job.handle.cancel()
-        if event.type != 'TIMER':
-            return {'PASS_THROUGH'}
-        try:
-            for p in self._job.handle.poll():
-                if p.get("message"):
-                    _status(context, f"MaskHand: {p['message']}")
-            if not self._job.done:
-                return {'RUNNING_MODAL'}
-            _end_modal(self, context)
-            if self._job.handle.cancelled:
-                self._job.source.discard()
-                self.report({'INFO'}, "Estimate cancelled; nothing changed")
-                return {'CANCELLED'}
-            reports = finish_estimate(context, self._job)
-        except MaskHandError as err:
-            _end_modal(self, context)
-            self.report({'ERROR'}, str(err))
-            return {'CANCELLED'}
-        report_all(self, reports)
-        return {'FINISHED'}
-
-
-def _begin_modal(op, context, text: str):
-    RUNNING["operator"] = op.bl_idname
-    context.scene.maskhand.estimate.running = True
-    op._timer = context.window_manager.event_timer_add(POLL_SECONDS, window=context.window)
-    context.window_manager.modal_handler_add(op)
-    _status(context, f"MaskHand: {text}")
-    return {'RUNNING_MODAL'}
-
-
-def _end_modal(op, context):
-    RUNNING["operator"] = None
-    context.scene.maskhand.estimate.running = False
-    if op._timer is not None:
-        context.window_manager.event_timer_remove(op._timer)
-        op._timer = None
-    _status(context, None)
-
-
-def _status(context, text) -> None:
-    """Status-bar text (None clears it); a no-op without a window (background mode)."""
-    workspace = getattr(context, "workspace", None)
-    if workspace is not None:
-        workspace.status_text_set(text)
-    for area in getattr(context.screen, "areas", ()) if getattr(context, "screen", None) else ():
-        if area.type == 'VIEW_3D':
-            area.tag_redraw()
+    def start(self, context):
+        return start_estimate(context)
 
 
 classes = (MASKHAND_OT_estimate,)

@@ -23,7 +23,8 @@ from ..errors import MaskHandError
 from ..rigmath.pose_to_bones import bone_quaternions, root_locations
 from ..rigmath.rig_layout import joint_bone_names
 from ..rigmath.take_smoothing import smooth_track
-from .estimate import RUNNING, _begin_modal, _end_modal, _status, backend, report_all
+from .estimate import backend
+from .modal_job import begin_modal, end_modal, free_to_start, report_all, set_status
 
 
 @dataclass
@@ -149,12 +150,7 @@ class MASKHAND_OT_track_range(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if context.scene is None or not hasattr(context.scene, "maskhand"):
-            return False
-        if RUNNING["operator"] is not None:
-            cls.poll_message_set("An estimate or track is already running")
-            return False
-        return True
+        return free_to_start(cls, context)
 
     def execute(self, context):
         """Blocking: for scripts and the Python console."""
@@ -183,13 +179,13 @@ class MASKHAND_OT_track_range(bpy.types.Operator):
             self.report({'ERROR'}, str(err))
             return {'CANCELLED'}
         context.window_manager.progress_begin(0, 100)
-        return _begin_modal(self, context, f"Tracking {self._job.total} frames... (Esc cancels)")
+        return begin_modal(self, context, f"Tracking {self._job.total} frames... (Esc cancels)")
 
     def modal(self, context, event):
         job = self._job
         if event.type == 'ESC' and event.value == 'PRESS':
             job.handle.cancel()
-            _status(context, "MaskHand: cancelling after the current frame...")
+            set_status(context, "MaskHand: cancelling after the current frame...")
         if event.type != 'TIMER':
             return {'PASS_THROUGH'}
         settings = context.scene.maskhand.estimate
@@ -198,10 +194,10 @@ class MASKHAND_OT_track_range(bpy.types.Operator):
         if new:
             settings.progress = 100.0 * job.fraction
             context.window_manager.progress_update(int(settings.progress))
-            _status(context, f"MaskHand: tracked {len(job.frames)} of {job.total} frames (Esc cancels)")
+            set_status(context, f"MaskHand: tracked {len(job.frames)} of {job.total} frames (Esc cancels)")
         if not job.done:
             return {'RUNNING_MODAL'}
-        _end_modal(self, context)
+        end_modal(self, context)
         context.window_manager.progress_end()
         settings.progress = 0.0
         try:
