@@ -22,6 +22,7 @@ import torch
 
 from ..handmodel.model import HandModel, mirror_pose
 from ..handmodel.open_hand import load_open_hand
+from ..handmodel.pose_library import JOINT_AXES, JOINT_LIMITS
 from ..handmodel.rotations import matrix_to_axis_angle
 from .torch_hand import TorchHand
 
@@ -29,13 +30,12 @@ from .torch_hand import TorchHand
 KP_PARENTS = np.array([-1, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19])
 PALM = [0, 5, 9, 13, 17]  # wrist and the four knuckles: a near-rigid set that fixes orientation
 
-# Joint limits of the right hand's 15 finger joints (rows of hand_pose), radians about MANO's
-# model axes (x twist, y abduction, z flexion for the four fingers). Anatomical ranges, widened
-# a little so that the prior only stops impossible poses.
-_MCP = [(-0.35, 0.35), (-0.55, 0.55), (-0.45, 1.75)]
-_IP = [(-0.2, 0.2), (-0.2, 0.2), (-0.15, 2.0)]
-_THUMB = [(-1.2, 1.2), (-1.2, 1.2), (-1.2, 1.2)]
-LIMITS = np.array([_MCP, _IP, _IP] * 4 + [_THUMB] * 3)  # (15, 3, 2)
+# Joint limits of the right hand's 15 finger joints: the pose prior's anatomical ranges (per joint,
+# about its own twist/abduction/flexion axes, handmodel.pose_library), widened by LIMIT_MARGIN so
+# that the prior only stops impossible poses. (Raw axis-angle components are not anatomical: the
+# ring and little fingers point off the model's x axis, so their flexion leaks into x.)
+LIMIT_MARGIN = 0.15
+LIMITS = JOINT_LIMITS + np.array([-LIMIT_MARGIN, LIMIT_MARGIN])  # (15, 3, 2)
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,11 @@ def _bone_dirs(kp: torch.Tensor) -> torch.Tensor:
 
 
 def _limits_penalty(hand_pose: torch.Tensor) -> torch.Tensor:
+    """(B, 45) -> (B,) squared excess of each joint's anatomical components beyond LIMITS."""
     lim = torch.as_tensor(LIMITS, dtype=hand_pose.dtype)
-    hp = hand_pose.reshape(-1, 15, 3)
-    return (torch.relu(lim[..., 0] - hp) ** 2 + torch.relu(hp - lim[..., 1]) ** 2).sum((1, 2))
+    axes = torch.as_tensor(JOINT_AXES, dtype=hand_pose.dtype)
+    c = torch.einsum("jca,bjc->bja", axes, hand_pose.reshape(-1, 15, 3))
+    return (torch.relu(lim[..., 0] - c) ** 2 + torch.relu(c - lim[..., 1]) ** 2).sum((1, 2))
 
 
 class Fitter:
