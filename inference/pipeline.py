@@ -25,7 +25,7 @@ ESTIMATORS = ("auto", "model", "fitted", "mediapipe")
 class Pipeline:
     """Owns the detector and the fitter so repeated calls reuse loaded models.
 
-    timings: accumulated milliseconds per stage ("detect", "fit"), for reports.
+    timings: accumulated milliseconds per stage ("detect", "fit", "model"), for reports.
     """
 
     def __init__(self, estimator: str = "auto", max_hands: int = 2, mano_dir=None,
@@ -44,6 +44,7 @@ class Pipeline:
             # under load), so inference runs single-threaded; batch work (training) keeps its threads.
             import torch
 
+            self._threads = torch.get_num_threads()  # given back by close()
             torch.set_num_threads(1)
         paths = model_paths(checkpoint)
         if estimator == "auto":
@@ -67,6 +68,11 @@ class Pipeline:
 
     def close(self):
         self.detector.close()
+        if getattr(self, "_threads", None):
+            import torch
+
+            torch.set_num_threads(self._threads)
+            self._threads = None
 
     def __enter__(self):
         return self

@@ -110,7 +110,11 @@ def track(source, frame_range=None, estimator: str = "auto", hypotheses: int = 1
     if own:
         from .pipeline import Pipeline
 
-        pipeline = Pipeline(estimator=estimator, max_hands=max_hands, tracking=True, mano_dir=mano_dir)
+        try:
+            pipeline = Pipeline(estimator=estimator, max_hands=max_hands, tracking=True, mano_dir=mano_dir)
+        except BaseException:
+            frames.close()  # the clip must not stay open when the models cannot load
+            raise
     else:
         pipeline.detector.reset()
     before = dict(pipeline.timings)
@@ -154,7 +158,8 @@ def track(source, frame_range=None, estimator: str = "auto", hypotheses: int = 1
 
 
 def _best_per_side(hands: list[HandResult]) -> list[HandResult]:
-    """At most one hand per side: the highest detection score among those with MANO parameters."""
+    """At most one hand per side, among those with MANO parameters: the one MediaPipe is surest
+    is that side (its handedness score, the only per-hand score it gives)."""
     best: dict[str, HandResult] = {}
     for hand in hands:
         if hand.mano is None or hand.cam_t is None:

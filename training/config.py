@@ -78,7 +78,13 @@ def load_config(cls, path: str | Path | None = None, **overrides):
     unknown = sorted(set(values) - known)
     if unknown:
         raise MaskHandError(f"unknown training option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return replace(cfg, **values)
+    for name in ("steps", "batch", "warmup", "pose_pool"):
+        if name in values and not (isinstance(values[name], int) and values[name] >= 1):
+            raise MaskHandError(f"training option {name} must be a whole number of at least 1; got {values[name]!r}")
+    cfg = replace(cfg, **values)
+    if cfg.held_out >= cfg.pose_pool:
+        raise MaskHandError(f"held_out ({cfg.held_out}) must be smaller than pose_pool ({cfg.pose_pool})")
+    return cfg
 
 
 def as_dict(cfg) -> dict:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..errors import ModelFileError
 from ..handmodel.registry import load_hand_model
 from ..inference.model import checkpoint
 from ..inference.model.tokenizer import PARTS, Tokenizer, TokenizerConfig
@@ -103,6 +105,9 @@ def train(cfg: TokenizerTrainConfig, log=print) -> dict:
 
 def load_tokenizer(path, device="cpu") -> Tokenizer:
     ckpt = checkpoint.load(path, "tokenizer")
-    tok = Tokenizer(TokenizerConfig(**ckpt["config"]))
-    tok.load_state_dict(ckpt["model"])
+    try:
+        tok = Tokenizer(TokenizerConfig(**ckpt["config"]))
+        tok.load_state_dict(ckpt["model"])
+    except (TypeError, RuntimeError) as err:  # a config or weights of another version of the model
+        raise ModelFileError(f"{Path(path).name} does not fit this version of the tokenizer: {err}") from None
     return tok.to(device).eval()

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import ModelFileError
 from ..handmodel.registry import load_hand_model
 from ..inference.model import checkpoint
 from ..inference.model.context import context_features
@@ -105,7 +107,7 @@ def train(cfg: TransformerTrainConfig, log=print) -> dict:
     hand = TorchHand(load_hand_model("right")).to(d.device)
     model = MaskedPoseTransformer(model_config(cfg, tok)).to(d.device)
     if cfg.init:
-        model.load_state_dict(checkpoint.load(cfg.init, "transformer")["model"])
+        model.load_state_dict(load_transformer(cfg.init).state_dict())
     net = distributed.wrap(model, d)
     dets = DetectionSet(cfg.detections, d.device) if cfg.detections else None
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -156,6 +158,9 @@ def train(cfg: TransformerTrainConfig, log=print) -> dict:
 
 def load_transformer(path, device="cpu") -> MaskedPoseTransformer:
     ckpt = checkpoint.load(path, "transformer")
-    model = MaskedPoseTransformer(TransformerConfig(**ckpt["config"]))
-    model.load_state_dict(ckpt["model"])
+    try:
+        model = MaskedPoseTransformer(TransformerConfig(**ckpt["config"]))
+        model.load_state_dict(ckpt["model"])
+    except (TypeError, RuntimeError) as err:  # a config or weights of another version of the model
+        raise ModelFileError(f"{Path(path).name} does not fit this version of the transformer: {err}") from None
     return model.to(device).eval()

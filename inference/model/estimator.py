@@ -89,8 +89,14 @@ class GenerativeEstimator:
                  temperature: float = 1.0, locked: dict | None = None, steps: int | None = None,
                  refine: bool | None = None) -> list[Hypothesis]:
         """One hand -> hypotheses ranked best first. locked: {"tokens": [N ints], "parts": [names]}."""
-        cfg = self.config if steps is None and refine is None else replace(
-            self.config, steps=steps or self.config.steps, refine=self.config.refine if refine is None else refine)
+        if not (isinstance(hypotheses, int) and hypotheses >= 1):
+            raise MaskHandError(f"hypotheses must be a whole number of at least 1; got {hypotheses!r}")
+        if steps is not None and not (isinstance(steps, int) and steps >= 1):
+            raise MaskHandError(f"decoding steps must be a whole number of at least 1; got {steps!r}")
+        if not temperature >= 0:
+            raise MaskHandError(f"temperature must be 0 (greedy) or more; got {temperature!r}")
+        cfg = replace(self.config, steps=self.config.steps if steps is None else steps,
+                      refine=self.config.refine if refine is None else refine)
         dt = torch.float32
         uv = torch.as_tensor(np.asarray(keypoints_2d, np.float64), dtype=dt)[None]
         conf = torch.as_tensor(np.asarray(confidence, np.float64), dtype=dt)[None]
@@ -106,6 +112,9 @@ class GenerativeEstimator:
             lock_mask = self.locked_mask(locked.get("parts", []))
             if lock_ids.shape != lock_mask.shape:
                 raise MaskHandError(f"locked tokens: expected {lock_mask.numel()} ids, got {lock_ids.numel()}")
+            K = self.net.cfg.codebook_size
+            if ((lock_ids[lock_mask] < 0) | (lock_ids[lock_mask] >= K)).any():
+                raise MaskHandError(f"locked tokens must lie in 0..{K - 1} (tokens of these weights)")
         dec = decode(self.net, kp_feat.to(self.device), glob.to(self.device), hypotheses=hypotheses,
                      steps=cfg.steps, temperature=temperature, seed=seed, locked_ids=lock_ids, locked=lock_mask)
         rot = self.tok.decode(dec.ids)

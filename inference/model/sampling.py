@@ -4,7 +4,7 @@ Start with every unlocked token masked. Each of T steps predicts all masked toke
 (temperature), keeps the most confident and re-masks the rest, fewer each step along a cosine
 schedule, so the easy, well-seen parts of the hand settle first and condition the hard ones. N
 hypotheses are N rows of one batch, each with its own random stream (seed + row), so they are
-reproducible one by one. Locked tokens (e.g. fingers the user liked in a previous result) are
+reproducible (row h draws from seed*1000 + h). Locked tokens (e.g. fingers the user liked in a previous result) are
 never masked: the rest is resampled around them.
 
 A hypothesis's score is the mean log-probability of its sampled tokens under the model at the step
@@ -28,7 +28,7 @@ class Decoded:
     ids: Tensor        # (H, N) int64
     log_prob: Tensor   # (H,) mean log-probability of the unlocked tokens
     betas: Tensor      # (H, num_betas)
-    probs: Tensor      # (H, N, K) the last step's distribution (one-hot where fixed earlier)
+    probs: Tensor      # (H, N, K) the last step's softmax over every position (temperature-free)
 
 
 def masked_after(step: int, steps: int, total: int) -> int:

@@ -86,6 +86,10 @@ class PartQuantizer(nn.Module):
         onehot = F.one_hot(ids, cfg.codebook_size).to(z.dtype)                           # (B, P, T, K)
         count = onehot.sum((0, 2))                                                        # (P, K)
         total = torch.einsum("bftk,bftd->fkd", onehot, z)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            # DDP: every rank's batch counts (else rank 0's buffers, broadcast each step, win)
+            torch.distributed.all_reduce(count)
+            torch.distributed.all_reduce(total)
         self.ema_count.mul_(cfg.ema_decay).add_(count, alpha=1 - cfg.ema_decay)
         self.ema_sum.mul_(cfg.ema_decay).add_(total, alpha=1 - cfg.ema_decay)
         n = self.ema_count.sum(-1, keepdim=True)
