@@ -80,7 +80,7 @@ def write_pose_action(
         )
     bone_names = list(bone_names)
     locations = dict(locations or {})
-    _check_armature(arm_obj, bone_names + list(locations))
+    check_armature(arm_obj, bone_names + list(locations))
     frames = _as_frames(frames)
     n_frames, n_bones = len(frames), len(bone_names)
     if n_bones == 0:
@@ -191,7 +191,7 @@ def sign_continuous(quats: np.ndarray) -> np.ndarray:
     return quats * signs[..., None]
 
 
-def _check_armature(arm_obj, names: Sequence[str]) -> None:
+def check_armature(arm_obj, names: Sequence[str]) -> None:
     """Raise RigError unless ``arm_obj`` is an armature object holding every pose bone named."""
     if arm_obj is None or getattr(arm_obj, "type", None) != "ARMATURE":
         got = "None" if arm_obj is None else f"{arm_obj.name!r} ({getattr(arm_obj, 'type', '?')})"
@@ -278,7 +278,7 @@ def merge_pose_keys(
     if interpolation not in _INTERPOLATIONS:
         raise MaskHandError(f"interpolation must be one of {sorted(_INTERPOLATIONS)}; got {interpolation!r}")
     bone_names = list(bone_names)
-    _check_armature(arm_obj, bone_names)
+    check_armature(arm_obj, bone_names)
     frames = _as_frames(frames)
     if not bone_names or len(set(bone_names)) != len(bone_names):
         raise PoseDataError(f"bone_names must be distinct and at least one; got {bone_names}")

@@ -261,6 +261,7 @@ def handle_estimate(server: Server, req: Request) -> dict:
     t0 = time.perf_counter()
     hands = pipe(image, _array(K), hypotheses=opts["hypotheses"], seed=opts["seed"],
                  temperature=opts["temperature"], locked=opts["locked"])
+    req.check_cancelled(" (its result is dropped)")  # Esc during inference still means: change nothing
     return {"image": opts["image"], "width": width, "height": height, "K": _listed(K),
             "estimator": pipe.estimator, "hands": [hand.to_json() for hand in hands],
             "seconds": round(time.perf_counter() - t0, 3)}

@@ -27,7 +27,8 @@ class MASKHAND_OT_add_rig(bpy.types.Operator):
         return True
 
     def invoke(self, context, event):
-        self.side = context.scene.maskhand.side
+        if not self.properties.is_property_set("side"):  # a button that names a side keeps it
+            self.side = context.scene.maskhand.side
         return self.execute(context)
 
     def execute(self, context):

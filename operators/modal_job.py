@@ -62,6 +62,7 @@ class EstimateJobOperator:
     busy_text = "Working... (Esc cancels)"
     _job = None
     _timer = None
+    _esc = False
 
     def start(self, context):
         raise NotImplementedError
@@ -87,6 +88,13 @@ class EstimateJobOperator:
         report_all(self, reports)
         return {'FINISHED'}
 
+    def cancel(self, context):
+        """Blender dropped the handler (a file was opened, the window closed): stop and clean up."""
+        if self._job is not None:
+            self._job.handle.cancel()
+            self._job.source.discard()
+        end_modal(self, context)
+
     def invoke(self, context, event):
         if context.window is None:  # background mode (no event loop): run to the end instead
             return self.execute(context)
@@ -101,6 +109,7 @@ class EstimateJobOperator:
         from .estimate import finish_estimate
 
         if event.type == 'ESC' and event.value == 'PRESS':
+            self._esc = True
             self._job.handle.cancel()
         if event.type != 'TIMER':
             return {'PASS_THROUGH'}
@@ -111,7 +120,7 @@ class EstimateJobOperator:
             if not self._job.done:
                 return {'RUNNING_MODAL'}
             end_modal(self, context)
-            if self._job.handle.cancelled:
+            if self._job.handle.cancelled or getattr(self, "_esc", False):  # a result racing the Esc: dropped
                 self._job.source.discard()
                 self.report({'INFO'}, f"{self.noun} cancelled; nothing changed")
                 return {'CANCELLED'}
@@ -122,3 +131,10 @@ class EstimateJobOperator:
             return {'CANCELLED'}
         report_all(self, reports)
         return {'FINISHED'}
+
+    def cancel(self, context):
+        """Blender dropped the handler (a file was opened, the window closed): stop and clean up."""
+        if self._job is not None:
+            self._job.handle.cancel()
+            self._job.source.discard()
+        end_modal(self, context)

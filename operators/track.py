@@ -17,7 +17,7 @@ from ..blender import backend_client
 from ..blender.apply_result import find_rig
 from ..blender.apply_poses import rig_side
 from ..blender.build_rig import bone_rest_rotations
-from ..blender.keyframes import write_pose_action
+from ..blender.keyframes import check_armature, write_pose_action
 from ..blender.source_image import Source, resolve_source
 from ..errors import MaskHandError
 from ..rigmath.pose_to_bones import bone_quaternions, root_locations
@@ -128,7 +128,13 @@ def finish_track(context, job: TrackJob, cancelled: bool = False) -> list[tuple[
         plan.append((rig, side, names, scene_frames, quats, locations))
     if not plan:
         raise MaskHandError("; ".join(msg for _, msg in reports))
+    for rig, side, names, *_ in plan:  # every rig can take the keys before any is written
+        check_armature(rig, names)
     for rig, side, names, frames, quats, locations in plan:
+        previous = rig.animation_data.action if rig.animation_data else None
+        if previous is not None and not previous.use_fake_user:
+            previous.use_fake_user = True  # the rig's earlier keys stay in the file, not dropped on save
+            reports.append(('INFO', f"'{rig.name}' had the action '{previous.name}'; it is kept (fake user)"))
         action = write_pose_action(rig, f"MaskHand {job.source.label} {side}", names, frames, quats, locations)
         reports.insert(0, ('INFO', f"Keyed {len(frames)} frame(s) of the {side} hand on '{rig.name}' "
                                    f"in action '{action.name}'"))
@@ -207,6 +213,14 @@ class MASKHAND_OT_track_range(bpy.types.Operator):
             return {'CANCELLED'}
         report_all(self, reports)
         return {'FINISHED'}
+
+    def cancel(self, context):
+        """Blender dropped the handler (a file was opened, the window closed): stop, key nothing."""
+        if self._job is not None:
+            self._job.handle.cancel()
+        end_modal(self, context)
+        context.window_manager.progress_end()
+        context.scene.maskhand.estimate.progress = 0.0
 
 
 classes = (MASKHAND_OT_track_range,)

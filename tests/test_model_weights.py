@@ -102,3 +102,17 @@ def test_seeds_reproduce_and_locks_hold(estimator):
             np.testing.assert_allclose(h.mano["hand_pose"].reshape(15, 3)[joints],
                                        a[0].mano["hand_pose"].reshape(15, 3)[joints], atol=1e-5)
     assert len({tuple(h.tokens) for h in c}) > 1, "unlocked parts are resampled"
+
+
+def test_bad_sampling_requests_are_refused_in_plain_words(estimator):
+    from maskhand.errors import MaskHandError
+
+    X, uv, K, world = view(4)
+    for kwargs, words in (({"hypotheses": 0}, "hypotheses"), ({"steps": 0}, "steps"),
+                          ({"temperature": -1.0}, "temperature"),
+                          ({"locked": {"tokens": [999] * 18, "parts": ["index"]}}, "locked tokens")):
+        with pytest.raises(MaskHandError, match=words):
+            estimator(uv, np.ones(21), K, "right", world, **kwargs)
+    good = estimator(uv, np.ones(21), K, "right", world, hypotheses=1, seed=1, refine=False)
+    locked = {"tokens": good[0].tokens, "parts": ["index"]}
+    assert estimator(uv, np.ones(21), K, "right", world, hypotheses=2, locked=locked, refine=False)

@@ -112,9 +112,9 @@ class GenerativeEstimator:
             lock_mask = self.locked_mask(locked.get("parts", []))
             if lock_ids.shape != lock_mask.shape:
                 raise MaskHandError(f"locked tokens: expected {lock_mask.numel()} ids, got {lock_ids.numel()}")
-            K = self.net.cfg.codebook_size
-            if ((lock_ids[lock_mask] < 0) | (lock_ids[lock_mask] >= K)).any():
-                raise MaskHandError(f"locked tokens must lie in 0..{K - 1} (tokens of these weights)")
+            codes = self.net.cfg.codebook_size
+            if ((lock_ids[lock_mask] < 0) | (lock_ids[lock_mask] >= codes)).any():
+                raise MaskHandError(f"locked tokens must lie in 0..{codes - 1} (tokens of these weights)")
         dec = decode(self.net, kp_feat.to(self.device), glob.to(self.device), hypotheses=hypotheses,
                      steps=cfg.steps, temperature=temperature, seed=seed, locked_ids=lock_ids, locked=lock_mask)
         rot = self.tok.decode(dec.ids)
