@@ -153,6 +153,15 @@ class MASKHAND_OT_check_backend(bpy.types.Operator):
     timeout: bpy.props.FloatProperty(name="Timeout", default=180.0, min=1.0,
                                      description="Seconds to wait for the backend's first answer")
 
+    @classmethod
+    def poll(cls, context):
+        from .modal_job import RUNNING
+
+        if RUNNING["operator"] is not None:  # a hello queued behind a long track would time out and kill it
+            cls.poll_message_set("The backend is busy with an estimate or track; test it afterwards")
+            return False
+        return True
+
     def invoke(self, context, event):
         try:
             self.handle = prefs.backend(context).request("hello", timeout=self.timeout)
