@@ -46,7 +46,7 @@ ESTIMATE_OPTIONS = {  # name: (default, check) for "estimate"; "track" adds sour
     "max_hands": (2, "positive int"),
     "estimator": ("auto", "estimator"),
 }
-TRACK_OPTIONS = {**{k: v for k, v in ESTIMATE_OPTIONS.items() if k not in ("image", "locked")},
+TRACK_OPTIONS = {**{k: v for k, v in ESTIMATE_OPTIONS.items() if k != "image"},
                  "source": (None, "source"), "frame_range": (None, "frame range")}
 LOAD_OPTIONS = {"estimator": ("auto", "estimator"), "max_hands": (2, "positive int"), "tracking": (False, "bool")}
 PACKAGES = ("numpy", "torch", "mediapipe", "opencv-contrib-python", "smplx", "scipy")
@@ -290,7 +290,7 @@ def handle_track(server: Server, req: Request) -> dict:
                 K = default_intrinsics(image.shape[1], image.shape[0])
             size = (image.shape[1], image.shape[0])
             hands = pipe(image, _array(K), hypotheses=opts["hypotheses"], seed=opts["seed"],
-                         temperature=opts["temperature"])
+                         temperature=opts["temperature"], locked=opts["locked"])
             done += 1
             req.progress(stage="frame", frame=index, done=done, total=total,
                          hands=[hand.to_json() for hand in hands])

@@ -82,10 +82,10 @@ def start_estimate(context, seed: int | None = None, side: str | None = None, ba
     payload = request_payload(settings, seed)
     try:
         client = backend(context)
+        if base is not None and parts and base.get("tokens"):
+            payload["locked"] = {side: {"tokens": base["tokens"], "parts": list(parts)}}
         if source.is_still:
             payload["image"] = source.path
-            if base is not None and parts and base.get("tokens"):
-                payload["locked"] = {side: {"tokens": base["tokens"], "parts": list(parts)}}
             handle = client.request("estimate", payload)
         else:
             n = source.source_frame(frame)

@@ -187,6 +187,27 @@ def test_track_streams_frames_and_cancel_keeps_the_finished_ones(client):
     assert client.call("hello")["pid"] == client.pid  # the server is fine after a cancel
 
 
+def test_track_of_one_frame_keeps_locked_parts(client):
+    """Resample on a movie frame is a one-frame track: the model's token locks must reach it."""
+    from maskhand.inference.model.estimator import weights_available
+
+    if not weights_available():
+        pytest.skip("the generative model's weights are not installed")
+    frames = []
+    req = {"source": str(CLIP), "frame_range": [3, 3], "hypotheses": 3, "seed": 1, "estimator": "model"}
+    client.request("track", req, on_progress=frames.append, timeout=120).wait()
+    (first,) = [p["hands"][0] for p in frames if p["stage"] == "frame"]
+    tokens = first["hypotheses"][0]["tokens"]
+    locked = {"right": {"tokens": tokens, "parts": ["index", "thumb"]}}
+    frames.clear()
+    client.request("track", dict(req, seed=2, temperature=2.0, locked=locked), on_progress=frames.append,
+                   timeout=120).wait()
+    (again,) = [p["hands"][0] for p in frames if p["stage"] == "frame"]
+    for hyp in again["hypotheses"]:  # 3 tokens per part; index is part 1, thumb part 5
+        assert hyp["tokens"][3:6] == tokens[3:6] and hyp["tokens"][15:18] == tokens[15:18]
+    assert any(h["tokens"] != tokens for h in again["hypotheses"])
+
+
 @pytest.mark.skipif(os.name == "nt", reason="SIGKILL/SIGSTOP are POSIX signals")
 def test_killed_or_hung_backend_is_reported_and_replaced(tmp_path):
     missing = {"image": str(tmp_path / "missing.jpg")}  # a request any fresh backend answers in a blink
