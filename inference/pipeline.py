@@ -38,14 +38,6 @@ class Pipeline:
         from .keypoints import KeypointDetector
         from .model.estimator import model_paths, weights_available
 
-        if device == "cpu":
-            # Per-hand tensors are tiny: handing them to a second thread costs more than it saves
-            # (transformer forward on the 2-core test machine: 15 ms on one thread, 105-197 ms on two
-            # under load), so inference runs single-threaded; batch work (training) keeps its threads.
-            import torch
-
-            self._threads = torch.get_num_threads()  # given back by close()
-            torch.set_num_threads(1)
         paths = model_paths(checkpoint)
         if estimator == "auto":
             estimator = "model" if checkpoint or weights_available(*paths) else "fitted"
@@ -65,6 +57,14 @@ class Pipeline:
         self.detector = KeypointDetector(max_hands=max_hands, min_detection_confidence=min_detection_confidence,
                                          tracking=tracking)
         self.timings = {"detect": 0.0, "fit": 0.0, "model": 0.0}
+        if device == "cpu":
+            # Per-hand tensors are tiny: handing them to a second thread costs more than it saves
+            # (transformer forward on the 2-core test machine: 15 ms on one thread, 105-197 ms on two
+            # under load), so inference runs single-threaded; batch work (training) keeps its threads.
+            import torch
+
+            self._threads = torch.get_num_threads()  # given back by close()
+            torch.set_num_threads(1)
 
     def close(self):
         self.detector.close()

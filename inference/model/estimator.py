@@ -89,9 +89,9 @@ class GenerativeEstimator:
                  temperature: float = 1.0, locked: dict | None = None, steps: int | None = None,
                  refine: bool | None = None) -> list[Hypothesis]:
         """One hand -> hypotheses ranked best first. locked: {"tokens": [N ints], "parts": [names]}."""
-        if not (isinstance(hypotheses, int) and hypotheses >= 1):
+        if not (isinstance(hypotheses, (int, np.integer)) and hypotheses >= 1):
             raise MaskHandError(f"hypotheses must be a whole number of at least 1; got {hypotheses!r}")
-        if steps is not None and not (isinstance(steps, int) and steps >= 1):
+        if steps is not None and not (isinstance(steps, (int, np.integer)) and steps >= 1):
             raise MaskHandError(f"decoding steps must be a whole number of at least 1; got {steps!r}")
         if not temperature >= 0:
             raise MaskHandError(f"temperature must be 0 (greedy) or more; got {temperature!r}")
@@ -115,8 +115,9 @@ class GenerativeEstimator:
             codes = self.net.cfg.codebook_size
             if ((lock_ids[lock_mask] < 0) | (lock_ids[lock_mask] >= codes)).any():
                 raise MaskHandError(f"locked tokens must lie in 0..{codes - 1} (tokens of these weights)")
+        hypotheses = int(hypotheses)
         dec = decode(self.net, kp_feat.to(self.device), glob.to(self.device), hypotheses=hypotheses,
-                     steps=cfg.steps, temperature=temperature, seed=seed, locked_ids=lock_ids, locked=lock_mask)
+                     steps=int(cfg.steps), temperature=temperature, seed=seed, locked_ids=lock_ids, locked=lock_mask)
         rot = self.tok.decode(dec.ids)
         kp, _ = self.hand(None, None, dec.betas, rotmats=rot)
         rot, kp = rot.cpu().double().numpy(), kp.cpu().double().numpy()
