@@ -36,9 +36,9 @@ class MaskHandSettings(bpy.types.PropertyGroup):
     )
     import_fps: bpy.props.IntProperty(
         name="FPS",
-        description="Frame rate the imported poses were captured at",
-        default=30,
-        min=1,
+        description="Frame rate the imported poses were captured at (0 = the file's own, else 30)",
+        default=0,
+        min=0,
     )
     estimate: bpy.props.PointerProperty(
         name="Estimate",

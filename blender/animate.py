@@ -95,7 +95,7 @@ def animate_take(scene: bpy.types.Scene, tracks: dict, fps: float, K: np.ndarray
         result.hands[side] = KeyedHand(side, rig, action, frames.astype(np.int64))
     result.key_seconds = time.perf_counter() - t0
 
-    _set_frame_rate(scene, fps)
+    set_frame_rate(scene, fps)
     scene.frame_start, scene.frame_end = first + FRAME_OFFSET, last + FRAME_OFFSET
     result.camera = _add_camera(scene, np.asarray(K, np.float64), image_size)
     scene.frame_set(first + FRAME_OFFSET + (last - first) // 2)
@@ -153,7 +153,7 @@ def check_blend_path(out: Path) -> None:
         raise InputFileError(f"--out {out} is a folder; name a .blend file")
 
 
-def _set_frame_rate(scene, fps: float) -> None:
+def set_frame_rate(scene, fps: float) -> None:
     """Blender's rate is fps / fps_base with an integer fps: 29.97 becomes 30 / 1.001."""
     whole = max(1, round(fps))
     scene.render.fps = whole

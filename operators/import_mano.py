@@ -3,6 +3,7 @@ import bpy
 from bpy_extras.io_utils import ImportHelper
 
 from .. import prefs
+from ..blender.animate import set_frame_rate
 from ..blender.apply_poses import apply_sequence, rig_side
 from ..errors import MaskHandError
 from ..handmodel.registry import load_hand_model
@@ -63,7 +64,7 @@ class MASKHAND_OT_import_mano(bpy.types.Operator, ImportHelper):
         for level, msg in warnings:
             self.report({level}, msg)
         scene = context.scene
-        scene.render.fps = int(round(seq.fps))
+        set_frame_rate(scene, seq.fps)
         scene.frame_start = min(scene.frame_start, start)
         scene.frame_end = max(scene.frame_end, start + seq.global_orient.shape[0] - 1)
         skipped = len(sequences) - len(matching)

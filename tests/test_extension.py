@@ -118,7 +118,7 @@ def test_install_enable_disable(built_zip, tmp_path):
     assert on["loaded"] and on["in_prefs"] and on["panel"] and on["scene_prop"], on
     assert all(on["ops"].values()), on["ops"]
     assert on["heavy_modules"] == [], "enabling the add-on imported " + ", ".join(on["heavy_modules"])
-    assert res["defaults"] == {"side": "RIGHT", "import_fps": 30}, res["defaults"]
+    assert res["defaults"] == {"side": "RIGHT", "import_fps": 0}, res["defaults"]  # 0: the file's own rate
     assert res["prefs"] == {"type": "MaskHandPreferences", "mano_dir": ""}, res["prefs"]
     assert res["rig_poll"] == {"ARMATURE": True, "MESH": False}, res["rig_poll"]
 

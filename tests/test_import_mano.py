@@ -144,3 +144,13 @@ def test_cli_bad_input_is_one_sentence(tmp_path, args, message):
                          timeout=120, cwd=tmp_path)
     assert run.returncode == 1 and message in run.stderr and "Traceback" not in run.stderr, run.stderr
     assert not (tmp_path / "x.blend").exists()
+
+
+def test_operator_sets_a_fractional_frame_rate_exactly(fresh_scene, addon, tmp_path):
+    path = write_json(tmp_path / "ntsc.json", random_frames(3, seed=4), fps=29.97)
+    new_rig()
+    assert bpy.context.scene.maskhand.import_fps == 0  # the panel's default: the file's own rate
+    assert bpy.ops.anim.maskhand_import_mano(filepath=str(path), fps=bpy.context.scene.maskhand.import_fps,
+                                             frame_start=1) == {'FINISHED'}
+    r = bpy.context.scene.render
+    assert r.fps == 30 and abs(r.fps / r.fps_base - 29.97) < 1e-4
