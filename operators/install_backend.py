@@ -30,6 +30,15 @@ class MASKHAND_OT_install_backend(bpy.types.Operator):
     bl_idname = "preferences.maskhand_install_backend"
     bl_label = "Install Backend"
 
+    installing = False  # one pip at a time into one environment
+
+    @classmethod
+    def poll(cls, context):
+        if cls.installing:
+            cls.poll_message_set("The backend is being installed already")
+            return False
+        return True
+
     def _prepare(self, context) -> bool:
         """Online check, a base Python, the steps; False (reported) when installing cannot start."""
         if not bpy.app.online_access:
@@ -57,7 +66,14 @@ class MASKHAND_OT_install_backend(bpy.types.Operator):
         wm = context.window_manager
         self.timer = wm.event_timer_add(POLL_SECONDS, window=context.window)
         wm.modal_handler_add(self)
+        type(self).installing = True
         return {'RUNNING_MODAL'}
+
+    def cancel(self, context):
+        """Blender dropped the handler (Preferences closed, a file opened): stop pip, say so."""
+        self.proc.stop()
+        self._finish(context)
+        self._status_end(context, "Installation interrupted; run Install Backend again to finish it")
 
     def execute(self, context):
         """Blocking variant for scripts and background Blender: the same steps, output to the console."""
@@ -97,6 +113,7 @@ class MASKHAND_OT_install_backend(bpy.types.Operator):
         _show(context, f"MaskHand: {text[:200]} (Esc cancels)")
 
     def _finish(self, context) -> None:
+        type(self).installing = False
         context.window_manager.event_timer_remove(self.timer)
         _show(context, None)
 
@@ -117,6 +134,7 @@ class MASKHAND_OT_install_backend(bpy.types.Operator):
         code = self.proc.returncode
         if code is None:
             return {'RUNNING_MODAL'}
+        time.sleep(POLL_SECONDS)  # let the reader thread hand over the last lines (pip's error)
         for line in self.proc.new_lines():  # what arrived between the last poll and the exit
             print(f"  {line}")
         if code != 0:
