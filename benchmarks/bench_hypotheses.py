@@ -16,24 +16,15 @@ import itertools
 import numpy as np
 import torch
 
+from maskhand.evaluation.metrics import pa_mpjpe_mm
 from maskhand.handmodel import pose_library
 from maskhand.inference.model.estimator import GenerativeEstimator
 from maskhand.inference.torch_hand import TorchHand
-from maskhand.training.pose_data import random_rotations
 from maskhand.training.synthetic_views import detector_noise, place_in_camera
 
 
-def pa_dist(a, b):
-    a, b = a - a.mean(0), b - b.mean(0)
-    U, S, Vt = np.linalg.svd(a.T @ b)
-    d = np.sign(np.linalg.det(U @ Vt))
-    D = np.diag([1, 1, d])
-    s = (S * np.diag(D)).sum() / (a ** 2).sum()
-    return np.linalg.norm(s * a @ (U @ D @ Vt) - b, axis=1).mean() * 1000
-
-
 def spread(hyps):
-    return float(np.mean([pa_dist(a.keypoints_3d, b.keypoints_3d) for a, b in itertools.combinations(hyps, 2)]))
+    return float(np.mean([pa_mpjpe_mm(a.keypoints_3d, b.keypoints_3d, allow_reflection=False) for a, b in itertools.combinations(hyps, 2)]))
 
 
 def main() -> int:
@@ -46,7 +37,7 @@ def main() -> int:
     rng = np.random.default_rng(2024)
     g = torch.Generator().manual_seed(2024)
     hp, _ = pose_library.sample_poses(args.hands, rng)
-    go = random_rotations(args.hands, rng)
+    go = pose_library.sample_global_orient(args.hands, rng)
     hand = TorchHand(est.model)
     with torch.no_grad():
         kp, _ = hand(torch.as_tensor(go, dtype=torch.float32), torch.as_tensor(hp, dtype=torch.float32))
@@ -70,7 +61,7 @@ def main() -> int:
         for name, (uv, conf, world) in inputs.items():
             hyps = est(uv, conf, K[i], "right", world, hypotheses=args.hypotheses, seed=i, refine=False)
             rows[name].append(spread(hyps))
-            errs[name].append(pa_dist(hyps[0].keypoints_3d, cam[i]))
+            errs[name].append(pa_mpjpe_mm(hyps[0].keypoints_3d, cam[i], allow_reflection=False))
     print(f"{args.hands} unseen poses, {args.hypotheses} hypotheses, T=5, temperature 1, no refinement")
     print("| input | spread mm (median) | spread mm (p90) | top-1 PA-MPJPE mm |\n|---|---:|---:|---:|")
     for name in rows:

@@ -88,13 +88,6 @@ class EstimateJobOperator:
         report_all(self, reports)
         return {'FINISHED'}
 
-    def cancel(self, context):
-        """Blender dropped the handler (a file was opened, the window closed): stop and clean up."""
-        if self._job is not None:
-            self._job.handle.cancel()
-            self._job.source.discard()
-        end_modal(self, context)
-
     def invoke(self, context, event):
         if context.window is None:  # background mode (no event loop): run to the end instead
             return self.execute(context)

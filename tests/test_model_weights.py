@@ -9,7 +9,6 @@ from maskhand.handmodel.open_hand import load_open_hand
 from maskhand.inference.model.estimator import DEFAULT_TOKENIZER, GenerativeEstimator, weights_available
 from maskhand.inference.model.tokenizer import PART_JOINTS, PARTS
 from maskhand.inference.torch_hand import axis_angle_to_matrix
-from maskhand.training.pose_data import random_rotations
 from maskhand.training.train_tokenizer import evaluate, load_tokenizer
 from maskhand.inference.torch_hand import TorchHand
 
@@ -20,7 +19,7 @@ def fresh_poses(n, seed=12345):
     """Poses from the prior with a seed the training pool never used."""
     rng = np.random.default_rng(seed)
     hp, _ = pose_library.sample_poses(n, rng)
-    aa = np.concatenate([random_rotations(n, rng)[:, None], hp.reshape(n, 15, 3)], 1)
+    aa = np.concatenate([pose_library.sample_global_orient(n, rng)[:, None], hp.reshape(n, 15, 3)], 1)
     return axis_angle_to_matrix(torch.as_tensor(aa, dtype=torch.float32)), \
         torch.as_tensor(pose_library.sample_betas(n, rng), dtype=torch.float32)
 

@@ -17,24 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from maskhand.evaluation.metrics import align, project
 from maskhand.handmodel.model import mirror_pose
 from maskhand.inference.images import load_image
 from maskhand.inference.keypoints import KeypointDetector
-
-
-def project(X, K):
-    return (K[:2, :2] @ (X[:, :2] / X[:, 2:]).T).T + K[:2, 2]
-
-
-def kabsch_scale(src, dst):
-    """Similarity transform of src onto dst: returns aligned src."""
-    a, b = src - src.mean(0), dst - dst.mean(0)
-    U, S, Vt = np.linalg.svd(a.T @ b)
-    d = np.sign(np.linalg.det(U @ Vt))
-    D = np.diag([1, 1, d])
-    R = U @ D @ Vt
-    s = (S * np.diag(D)).sum() / (a ** 2).sum()
-    return s * a @ R + dst.mean(0)
 
 
 def main(argv=None) -> int:
@@ -78,7 +64,7 @@ def main(argv=None) -> int:
             stats["depth_ratio"].append(np.std(w[:, 2]) / max(np.std(cam[:, 2]), 1e-6)
                                         / (np.std(w[:, :2]) / max(np.std(cam[:, :2]), 1e-6)))
             palm = np.linalg.norm(X[9] - X[0])
-            stats["world_err"].append(np.mean(np.linalg.norm(kabsch_scale(w, cam) - cam, axis=1)) / palm)
+            stats["world_err"].append(np.mean(np.linalg.norm(align(w, cam, allow_reflection=False) - cam, axis=1)) / palm)
             p = np.asarray(mano[i], np.float64)
             pose = p[:48].reshape(16, 3)
             if side == "left":

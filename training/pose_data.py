@@ -13,23 +13,13 @@ from ..handmodel import pose_library
 from ..inference.torch_hand import axis_angle_to_matrix
 
 
-def random_rotations(n: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, 3) axis-angle, uniform on SO(3) (unit quaternions from a 4D Gaussian)."""
-    q = rng.normal(size=(n, 4))
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
-    q[q[:, 0] < 0] *= -1
-    angle = 2 * np.arccos(np.clip(q[:, 0], -1, 1))
-    axis = q[:, 1:] / np.maximum(np.linalg.norm(q[:, 1:], axis=1, keepdims=True), 1e-12)
-    return axis * angle[:, None]
-
-
 class PosePool:
     """rotmats (M, 16, 3, 3) float32 (global orientation first), betas (M, 10), categories (M,)."""
 
     def __init__(self, size: int, seed: int):
         rng = np.random.default_rng(seed)
         hand_pose, self.categories = pose_library.sample_poses(size, rng)
-        global_orient = random_rotations(size, rng)
+        global_orient = pose_library.sample_global_orient(size, rng)
         aa = np.concatenate([global_orient[:, None], np.asarray(hand_pose).reshape(size, 15, 3)], 1)
         self.rotmats = axis_angle_to_matrix(torch.as_tensor(aa, dtype=torch.float32))
         self.betas = torch.as_tensor(pose_library.sample_betas(size, rng), dtype=torch.float32)

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..errors import ModelFileError
 from ..handmodel.registry import load_hand_model
 from ..inference.model import checkpoint
 from ..inference.model.tokenizer import PARTS, Tokenizer, TokenizerConfig
@@ -104,10 +102,4 @@ def train(cfg: TokenizerTrainConfig, log=print) -> dict:
 
 
 def load_tokenizer(path, device="cpu") -> Tokenizer:
-    ckpt = checkpoint.load(path, "tokenizer")
-    try:
-        tok = Tokenizer(TokenizerConfig(**ckpt["config"]))
-        tok.load_state_dict(ckpt["model"])
-    except (TypeError, RuntimeError) as err:  # a config or weights of another version of the model
-        raise ModelFileError(f"{Path(path).name} does not fit this version of the tokenizer: {err}") from None
-    return tok.to(device).eval()
+    return checkpoint.load_module(path, "tokenizer", lambda config: Tokenizer(TokenizerConfig(**config)), device)

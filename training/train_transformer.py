@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import ModelFileError
 from ..handmodel.registry import load_hand_model
 from ..inference.model import checkpoint
 from ..inference.model.context import context_features
@@ -157,10 +155,4 @@ def train(cfg: TransformerTrainConfig, log=print) -> dict:
 
 
 def load_transformer(path, device="cpu") -> MaskedPoseTransformer:
-    ckpt = checkpoint.load(path, "transformer")
-    try:
-        model = MaskedPoseTransformer(TransformerConfig(**ckpt["config"]))
-        model.load_state_dict(ckpt["model"])
-    except (TypeError, RuntimeError) as err:  # a config or weights of another version of the model
-        raise ModelFileError(f"{Path(path).name} does not fit this version of the transformer: {err}") from None
-    return model.to(device).eval()
+    return checkpoint.load_module(path, "transformer", lambda config: MaskedPoseTransformer(TransformerConfig(**config)), device)

@@ -39,3 +39,15 @@ def load(path: Path, kind: str) -> dict:
     if ckpt.get("kind") != kind:
         raise ModelFileError(f"{path.name}: a {ckpt.get('kind')} checkpoint, expected a {kind}")
     return ckpt
+
+
+def load_module(path: Path, kind: str, build, device="cpu") -> torch.nn.Module:
+    """A model rebuilt from its checkpoint: build(config dict) -> module, then its weights, in eval
+    mode on `device`; ModelFileError when the file is of another version of the model."""
+    ckpt = load(path, kind)
+    try:
+        module = build(ckpt["config"])
+        module.load_state_dict(ckpt["model"])
+    except (TypeError, RuntimeError) as err:  # a config or weights of another version of the model
+        raise ModelFileError(f"{Path(path).name} does not fit this version of the {kind}: {err}") from None
+    return module.to(device).eval()
