@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputFileError, MaskHandError
+from .images import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".exr", ".webp"}
 
 
 def expand_inputs(inputs) -> list[Path]:
