@@ -37,6 +37,22 @@ def blender_tags() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def extension_zip(tmp_path_factory, blender_ext, blender_tags) -> Path:
+    """The extension zip that `blender_ext.py build` makes from the repository folder, built once."""
+    import subprocess
+    import sys
+
+    out_dir = tmp_path_factory.mktemp("dist")
+    proc = subprocess.run([sys.executable, str(blender_ext), "build", "--source-dir", str(REPO), "--output-dir",
+                           str(out_dir), "--valid-tags", str(blender_tags)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    zips = list(out_dir.glob("*.zip"))
+    assert [z.name for z in zips] == ["maskhand-0.1.0.zip"], proc.stdout
+    return zips[0]
+
+
 @pytest.fixture
 def fresh_scene():
     """Reset Blender to its empty factory scene, so no test sees another's data."""

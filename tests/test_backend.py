@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from extension_install import INSTALL_PROLOGUE, RESULT_EPILOGUE
 
 from maskhand.blender import backend_client
 from maskhand.blender.backend_client import BackendClient, StreamedProcess
@@ -363,44 +364,27 @@ def test_quitting_blender_with_the_backend_running_stops_it(tmp_path):
 
 
 # The add-on as users get it: built into a zip, installed as bl_ext.<repo>.maskhand, enabled.
-EXTENSION_SCRIPT = r'''
-import json, os, sys, traceback
-sys.excepthook = lambda *exc: (traceback.print_exception(*exc), sys.stderr.flush(), os._exit(1))  # no hang at exit
-import bpy
-import addon_utils
-
-zip_path, repo_dir, image = sys.argv[1:4]
-bpy.ops.preferences.extension_repo_add(name="backend_test", type="LOCAL", use_custom_directory=True,
-                                       custom_directory=repo_dir)
-repo = next(r for r in bpy.context.preferences.extensions.repos if r.directory == repo_dir)
-bpy.ops.extensions.package_install_files(filepath=zip_path, repo=repo.module, enable_on_install=True)
-mod = f"bl_ext.{repo.module}.maskhand"
+EXTENSION_SCRIPT = INSTALL_PROLOGUE + r'''
+image = sys.argv[3]
 prefs = sys.modules[mod + ".prefs"]
 p = prefs.get(bpy.context)
 p.backend_python, p.device = sys.executable, 'CPU'
 client = prefs.backend(bpy.context)
 res = client.call("estimate", {"image": image}, timeout=120)
-out = {"module": mod, "package_root": str(client.package_root), "env_dir": str(prefs.backend_env_dir()),
-       "sides": [h["side"] for h in res["hands"]], "backend_version": client.call("hello")["maskhand"]}
+out.update({"package_root": str(client.package_root), "env_dir": str(prefs.backend_env_dir()),
+            "sides": [h["side"] for h in res["hands"]], "backend_version": client.call("hello")["maskhand"]})
 proc = client._proc
 addon_utils.disable(mod, default_set=True)
 out["exit_code_after_disable"] = proc.poll()
-print("RESULT " + json.dumps(out))
-sys.stdout.flush()
-os._exit(0)
-'''
+''' + RESULT_EPILOGUE
 
 
-def test_the_installed_extension_runs_the_backend_from_its_own_folder(tmp_path, blender_ext, blender_tags):
-    build = subprocess.run([sys.executable, str(blender_ext), "build", "--source-dir", str(REPO), "--output-dir",
-                            str(tmp_path), "--valid-tags", str(blender_tags)], capture_output=True, text=True,
-                           timeout=300)
-    assert build.returncode == 0, build.stdout + build.stderr
+def test_the_installed_extension_runs_the_backend_from_its_own_folder(tmp_path, extension_zip):
     repo_dir = tmp_path / "repo"
     repo_dir.mkdir()
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
-    run = subprocess.run([sys.executable, "-c", EXTENSION_SCRIPT, str(tmp_path / "maskhand-0.1.0.zip"),
-                          str(repo_dir), str(_image(0))], capture_output=True, text=True, timeout=180,
+    run = subprocess.run([sys.executable, "-c", EXTENSION_SCRIPT, str(extension_zip), str(repo_dir),
+                          str(_image(0))], capture_output=True, text=True, timeout=180,
                          cwd=tmp_path, env=env)
     line = next((ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert line, run.stdout[-3000:] + run.stderr[-3000:]

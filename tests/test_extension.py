@@ -10,7 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
+from extension_install import INSTALL_PROLOGUE, RESULT_EPILOGUE
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,14 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEV_ONLY = ("tests/", "tools/", "docs/", ".venv/", ".git/", ".ci/", "benchmarks/", "pyproject.toml")
 
 # Run by a fresh `python` with bpy; prints one JSON line with everything the tests assert.
-INSTALL_SCRIPT = r'''
-import json, os, sys
-import bpy
-import addon_utils  # on sys.path only once bpy is imported
-
-zip_path, repo_dir = sys.argv[1], sys.argv[2]
-
-
+INSTALL_SCRIPT = INSTALL_PROLOGUE + r'''
 def state(mod):
     ops = {}
     for sub, name in (("object", "maskhand_add_rig"), ("anim", "maskhand_import_mano")):
@@ -44,14 +37,6 @@ def state(mod):
     }
 
 
-out = {}
-bpy.ops.preferences.extension_repo_add(
-    name="maskhand_test", type="LOCAL", use_custom_directory=True, custom_directory=repo_dir)
-repo = next(r for r in bpy.context.preferences.extensions.repos if r.directory == repo_dir)
-out["install"] = sorted(bpy.ops.extensions.package_install_files(
-    filepath=zip_path, repo=repo.module, enable_on_install=True))
-mod = f"bl_ext.{repo.module}.maskhand"
-out["module"] = mod
 out["enabled"] = state(mod)
 scene = bpy.context.scene
 out["defaults"] = {"side": scene.maskhand.side, "import_fps": scene.maskhand.import_fps}
@@ -64,26 +49,11 @@ out["rig_poll"] = {
 }
 addon_utils.disable(mod, default_set=True)
 out["disabled"] = state(mod)
-print("RESULT " + json.dumps(out))
-sys.stdout.flush()
-os._exit(0)  # bpy can hang while the interpreter shuts down
-'''
+''' + RESULT_EPILOGUE
 
 
 def _run(args, **kwargs):
     return subprocess.run(args, capture_output=True, text=True, timeout=300, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def built_zip(tmp_path_factory, blender_ext, blender_tags):
-    """The extension zip that `blender_ext.py build` makes from the repository folder."""
-    out_dir = tmp_path_factory.mktemp("dist")
-    proc = _run([sys.executable, str(blender_ext), "build", "--source-dir", str(REPO),
-                 "--output-dir", str(out_dir), "--valid-tags", str(blender_tags)])
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    zips = list(out_dir.glob("*.zip"))
-    assert [z.name for z in zips] == ["maskhand-0.1.0.zip"], proc.stdout
-    return zips[0]
 
 
 def test_manifest_validates(blender_ext, blender_tags):
@@ -92,8 +62,8 @@ def test_manifest_validates(blender_ext, blender_tags):
     assert "Success" in proc.stdout, proc.stdout
 
 
-def test_zip_holds_the_addon_and_no_dev_files(built_zip):
-    names = zipfile.ZipFile(built_zip).namelist()
+def test_zip_holds_the_addon_and_no_dev_files(extension_zip):
+    names = zipfile.ZipFile(extension_zip).namelist()
     for needed in ("blender_manifest.toml", "LICENSE", "__init__.py", "prefs.py", "properties.py",
                    "operators/__init__.py", "panels/main.py"):
         assert needed in names, (needed, names)
@@ -102,12 +72,12 @@ def test_zip_holds_the_addon_and_no_dev_files(built_zip):
     assert leaked == [], leaked
 
 
-def test_install_enable_disable(built_zip, tmp_path):
+def test_install_enable_disable(extension_zip, tmp_path):
     repo_dir = tmp_path / "repo"
     repo_dir.mkdir()
     # Blender's user folders go to tmp, so the test never reads or writes the real ~/.config/blender.
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
-    proc = _run([sys.executable, "-c", INSTALL_SCRIPT, str(built_zip), str(repo_dir)], env=env, cwd=tmp_path)
+    proc = _run([sys.executable, "-c", INSTALL_SCRIPT, str(extension_zip), str(repo_dir)], env=env, cwd=tmp_path)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-4000:] + proc.stderr[-4000:]
     res = json.loads(lines[-1][len("RESULT "):])

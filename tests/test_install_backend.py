@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from extension_install import INSTALL_PROLOGUE, RESULT_EPILOGUE
 
 REPO = Path(__file__).resolve().parents[1]
 HANDS = REPO / "tests" / "fixtures" / "hands"
@@ -24,22 +25,12 @@ SIDE = json.loads((HANDS / "evaluation_meta.json").read_text())["images"][3]["si
 
 pytestmark = pytest.mark.slow
 
-SCRIPT = r'''
-import json, os, sys, traceback
-sys.excepthook = lambda *exc: (traceback.print_exception(*exc), sys.stderr.flush(), os._exit(1))  # no hang at exit
-import bpy
-import addon_utils
-
-zip_path, repo_dir, image = sys.argv[1:4]
-bpy.context.preferences.system.use_online_access = True  # Preferences > System > Network
-bpy.ops.preferences.extension_repo_add(name="install_test", type="LOCAL", use_custom_directory=True,
-                                       custom_directory=repo_dir)
-repo = next(r for r in bpy.context.preferences.extensions.repos if r.directory == repo_dir)
-bpy.ops.extensions.package_install_files(filepath=zip_path, repo=repo.module, enable_on_install=True)
-mod = f"bl_ext.{repo.module}.maskhand"
+SCRIPT = INSTALL_PROLOGUE + r'''
+image = sys.argv[3]
 prefs = sys.modules[mod + ".prefs"]
-out = {"state_before": prefs.backend_state(bpy.context), "env_dir": str(prefs.backend_env_dir())}
-out["install"] = sorted(bpy.ops.preferences.maskhand_install_backend())
+out.update(state_before=prefs.backend_state(bpy.context), env_dir=str(prefs.backend_env_dir()))
+bpy.context.preferences.system.use_online_access = True  # Preferences > System > Network
+out["install_backend"] = sorted(bpy.ops.preferences.maskhand_install_backend())
 out["state_after"] = prefs.backend_state(bpy.context)
 out["interpreter"] = prefs.backend_interpreter(bpy.context)
 out["check"] = sorted(bpy.ops.preferences.maskhand_check_backend())
@@ -52,10 +43,7 @@ out["heavy_modules"] = sorted(m for m in ("torch", "mediapipe", "cv2", "smplx") 
 proc = client._proc
 addon_utils.disable(mod, default_set=True)
 out["exit_code_after_disable"] = proc.poll()
-print("RESULT " + json.dumps(out))
-sys.stdout.flush()
-os._exit(0)
-'''
+''' + RESULT_EPILOGUE
 
 
 def _pypi_reachable() -> bool:
@@ -66,27 +54,24 @@ def _pypi_reachable() -> bool:
         return False
 
 
-def test_install_backend_makes_an_environment_that_estimates(tmp_path, blender_ext, blender_tags):
+def test_install_backend_makes_an_environment_that_estimates(tmp_path, extension_zip):
     if not _pypi_reachable():
         pytest.skip("PyPI cannot be reached: Install Backend needs it")
-    build = subprocess.run([sys.executable, str(blender_ext), "build", "--source-dir", str(REPO), "--output-dir",
-                            str(tmp_path), "--valid-tags", str(blender_tags)], capture_output=True, text=True,
-                           timeout=300)
-    assert build.returncode == 0, build.stdout + build.stderr
     repo_dir = tmp_path / "repo"
     repo_dir.mkdir()
     user = tmp_path / "user"
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(user))
     try:
-        run = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "maskhand-0.1.0.zip"), str(repo_dir),
-                              str(IMAGE)], capture_output=True, text=True, timeout=900, cwd=tmp_path, env=env)
+        run = subprocess.run([sys.executable, "-c", SCRIPT, str(extension_zip), str(repo_dir), str(IMAGE)],
+                             capture_output=True, text=True, timeout=900, cwd=tmp_path, env=env)
         line = next((ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")), None)
         assert line, run.stdout[-4000:] + run.stderr[-3000:]
         out = json.loads(line[len("RESULT "):])
         env_dir = Path(out["env_dir"])
         assert env_dir.is_relative_to(user)  # the extension's user folder, not this venv
         assert out["state_before"] == "not installed"
-        assert out["install"] == ["FINISHED"] and out["state_after"] == "installed"
+        assert out["install"] == ["FINISHED"]  # the extension itself
+        assert out["install_backend"] == ["FINISHED"] and out["state_after"] == "installed"
         assert Path(out["interpreter"]).is_relative_to(env_dir)
         assert out["check"] == ["FINISHED"] and "using CPU" in out["report"] and "MediaPipe 0.10.21" in out["report"]
         assert out["sides"] == [SIDE] and out["hypotheses"][0] >= 1
