@@ -20,18 +20,18 @@ class LayoutError(Exception):
 
 @dataclass
 class Widget:
-    """One recorded item. kind: label, prop, operator, progress, template_ID, list_row, or a container
-    (panel, column, row, box, split, grid); text is what Blender would print on it."""
+    """One recorded item. kind: label, separator, prop, operator, progress, template_ID, or a container
+    (panel, column, row, box, split, grid, list and its list_row); text is what Blender would print."""
     kind: str
     text: str = ""
     icon: str = 'NONE'
     value: object = None
     style: str = ""        # prop: checkbox, toggle, enum, expand, number, slider, text, pointer
-    options: list = field(default_factory=list)  # enum items (expand) or list rows
+    options: list = field(default_factory=list)  # enum items: (identifier, name)
     active: bool = False   # a pressed toggle / the active list row
     align: bool = False
     factor: float = 0.0    # split factor, progress fraction
-    columns: int = 0       # grid columns
+    columns: int = 0       # grid columns; a list's minimum rows
     children: list = field(default_factory=list)
 
     def walk(self):
@@ -140,7 +140,6 @@ class RecordingLayout:
             self._add(Widget("prop", text=label, icon=icon, value=_enum_name(prop, value), style=style,
                              options=items, active=False))
         elif prop.type in {'INT', 'FLOAT'}:
-            shown = value if prop.type == 'INT' else round(value, prop.precision)
             factor = 0.0
             if slider or prop.subtype == 'FACTOR' or prop.subtype == 'PERCENTAGE':
                 lo, hi = prop.soft_min, prop.soft_max
@@ -149,7 +148,7 @@ class RecordingLayout:
             else:
                 style = "number"
             unit = "%" if prop.subtype == 'PERCENTAGE' else ""
-            text_value = f"{shown}{unit}" if prop.type == 'INT' else f"{shown:.{prop.precision}f}{unit}"
+            text_value = f"{value}{unit}" if prop.type == 'INT' else f"{value:.{prop.precision}f}{unit}"
             self._add(Widget("prop", text=label, icon=icon, value=text_value, style=style, factor=factor))
         elif prop.type == 'STRING':
             self._add(Widget("prop", text=label, icon=icon, value=value, style="text"))

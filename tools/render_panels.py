@@ -41,7 +41,6 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
 
 
 FONT = _font(11 * S)
-BOLD_FONT = _font(11 * S)
 
 
 class Painter:
@@ -54,7 +53,8 @@ class Painter:
     def height(self, w, width) -> int:
         kind = w.kind
         if kind in ("panel", "column", "box"):
-            inner = sum(self.height(c, width - 2 * PAD) for c in w.children)
+            inner_width = width - 2 * PAD if kind == "box" else width
+            inner = sum(self.height(c, inner_width) for c in w.children)
             inner += (0 if w.align else GAP) * max(len(w.children) - 1, 0)
             return inner + (2 * PAD if kind == "box" else 0)
         if kind in ("row", "split", "list_row"):
@@ -241,7 +241,7 @@ def draw_panels(panels, width: int, title: str | None = None) -> Image.Image:
         arrow = [(ax - 4 * S, ay - 2 * S), (ax + 4 * S, ay - 2 * S), (ax, ay + 3 * S)] if tree is not None else \
             [(ax - 2 * S, ay - 4 * S), (ax - 2 * S, ay + 4 * S), (ax + 3 * S, ay)]
         painter.d.polygon(arrow, fill=THEME["text"])
-        painter.d.text((GAP + 20 * S, ay), label, fill=THEME["text"], font=BOLD_FONT, anchor="lm")
+        painter.d.text((GAP + 20 * S, ay), label, fill=THEME["text"], font=FONT, anchor="lm")
         if tree is not None:
             painter.draw(tree, GAP + PAD, y + header + PAD, width - 2 * GAP - 2 * PAD)
         y += h + GAP
