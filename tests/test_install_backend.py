@@ -4,7 +4,7 @@ This is what an animator does first: install the extension zip, allow online acc
 Backend, then Estimate. Here in a fresh BLENDER_USER_RESOURCES, with pip downloading from PyPI
 (torch comes from the machine's local wheel, as pip.conf says), and nothing pointed at this venv's
 Python: the backend must run from the environment the button made. Skipped when PyPI cannot be
-reached (the offline refusal is tested in test_backend.py). About 1 to 3 minutes and 2.4 GB of
+reached (the offline refusal is tested in test_backend.py). About 1 to 3 minutes and 2.2 GiB of
 packages, removed afterwards.
 """
 import json
@@ -26,17 +26,22 @@ SIDE = json.loads((HANDS / "evaluation_meta.json").read_text())["images"][3]["si
 pytestmark = pytest.mark.slow
 
 SCRIPT = INSTALL_PROLOGUE + r'''
+import time
 image = sys.argv[3]
 prefs = sys.modules[mod + ".prefs"]
 out.update(state_before=prefs.backend_state(bpy.context), env_dir=str(prefs.backend_env_dir()))
 bpy.context.preferences.system.use_online_access = True  # Preferences > System > Network
+t0 = time.perf_counter()
 out["install_backend"] = sorted(bpy.ops.preferences.maskhand_install_backend())
+out["install_s"] = round(time.perf_counter() - t0, 1)
+t0 = time.perf_counter()
 out["state_after"] = prefs.backend_state(bpy.context)
 out["interpreter"] = prefs.backend_interpreter(bpy.context)
 out["check"] = sorted(bpy.ops.preferences.maskhand_check_backend())
 out["report"] = prefs.get(bpy.context).backend_report
 client = prefs.backend(bpy.context)
 res = client.call("estimate", {"image": image}, timeout=300)
+out["check_and_estimate_s"] = round(time.perf_counter() - t0, 1)
 out["sides"] = [h["side"] for h in res["hands"]]
 out["hypotheses"] = [len(h["hypotheses"]) for h in res["hands"]]
 out["heavy_modules"] = sorted(m for m in ("torch", "mediapipe", "cv2", "smplx") if m in sys.modules)
@@ -68,6 +73,9 @@ def test_install_backend_makes_an_environment_that_estimates(tmp_path, extension
         assert line, run.stdout[-4000:] + run.stderr[-3000:]
         out = json.loads(line[len("RESULT "):])
         env_dir = Path(out["env_dir"])
+        size = sum(f.stat().st_size for f in env_dir.rglob("*") if f.is_file() and not f.is_symlink())
+        print(f"Install Backend {out['install_s']} s, Test Backend + first Estimate {out['check_and_estimate_s']} s, "
+              f"environment {size / 2**30:.1f} GiB")  # the figures in docs/BENCHMARKS.md (pytest -s)
         assert env_dir.is_relative_to(user)  # the extension's user folder, not this venv
         assert out["state_before"] == "not installed"
         assert out["install"] == ["FINISHED"]  # the extension itself
@@ -78,5 +86,5 @@ def test_install_backend_makes_an_environment_that_estimates(tmp_path, extension
         assert out["heavy_modules"] == []  # Blender's process never imported the backend's libraries
         assert out["exit_code_after_disable"] == 0
     finally:
-        shutil.rmtree(user, ignore_errors=True)  # 2.4 GB of packages
+        shutil.rmtree(user, ignore_errors=True)  # 2.2 GiB of packages
 
