@@ -19,6 +19,7 @@ from extension_install import INSTALL_PROLOGUE, RESULT_EPILOGUE
 from maskhand.blender import backend_client
 from maskhand.blender.backend_client import BackendClient, StreamedProcess
 from maskhand.errors import MaskHandError
+from maskhand.evaluation.metrics import project
 from maskhand.inference import protocol
 from maskhand.inference.device import pick_device
 from maskhand.inference.protocol import BackendError, ProtocolError
@@ -38,8 +39,7 @@ def _fixture_labels(i: int):
     side = json.loads((root / "evaluation_meta.json").read_text())["images"][i]["side"]
     xyz = np.array(json.loads((root / "evaluation_xyz.json").read_text())[i])
     K = np.array(json.loads((root / "evaluation_K.json").read_text())[i])
-    uv = xyz @ K.T
-    return side, uv[:, :2] / uv[:, 2:]
+    return side, project(xyz, K)
 
 
 def _wait_for(handle, predicate, seconds=60.0):

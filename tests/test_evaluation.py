@@ -12,6 +12,7 @@ import pytest
 from maskhand.errors import InputFileError, MaskHandError
 from maskhand.evaluation import evaluate, load_dataset, markdown_table
 from maskhand.evaluation.matching import match_hands
+from maskhand.evaluation.metrics import project
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "hands"
@@ -142,7 +143,6 @@ def test_matching_assigns_by_keypoints_prefers_side_and_leaves_misses():
 
 def test_best_of_n_scores_the_hypothesis_nearest_the_ground_truth(tmp_path):
     from maskhand.evaluation.harness import _score_hand, _summary
-    from maskhand.evaluation.metrics import project
     from maskhand.inference.results import HandResult, Hypothesis
 
     sample = load_dataset(_freihand_root(tmp_path, 1, 1, verts=False))[0]
@@ -172,8 +172,7 @@ def test_fixture_dataset_reads_as_the_fixture_contract_says():
     assert len(samples) == 8
     assert sorted(s.side for s in samples) == ["left"] * 4 + ["right"] * 4
     for s in samples:
-        uv = s.xyz @ s.K.T
-        uv = uv[:, :2] / uv[:, 2:]
+        uv = project(s.xyz, s.K)
         assert (uv > -5).all() and (uv < 261).all()  # the keypoints project into the 256 x 256 image
         # no evaluation_verts.json: the vertices come from posing the open hand with evaluation_mano.json,
         # and its fingertip vertices are the GT fingertips

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from maskhand.errors import MaskHandError
+from maskhand.evaluation.metrics import project
 from maskhand.inference.frames import open_frames
 from maskhand.inference.images import load_image
 from maskhand.inference.keypoints import BOX_SCALE, KeypointDetector, detect_sequence, settle_sides
@@ -31,12 +32,6 @@ MAX_MEDIAN_ERROR_OF_BOX = 0.10  # median keypoint error of one image
 # Legacy MediaPipe can be unsure of the side of a palm-on hand (0.61 for fixture 0; an earlier
 # render of a left palm scored 0.63 and came out wrong). Above this score every side was right.
 CONFIDENT_SIDE = 0.75
-
-
-def project(xyz, K):
-    xyz, K = np.asarray(xyz, float), np.asarray(K, float)
-    uvw = xyz @ K.T
-    return uvw[:, :2] / uvw[:, 2:]
 
 
 def box_side(hand):

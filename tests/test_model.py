@@ -3,7 +3,6 @@ context features, checkpoints that carry their config and load safely."""
 import math
 import pickle
 
-import numpy as np
 import pytest
 import torch
 

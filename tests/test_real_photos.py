@@ -44,7 +44,7 @@ def test_real_photos_with_ground_truth_estimate_and_apply(addon, fresh_scene):
     from maskhand import api
     from maskhand.evaluation.datasets import load_dataset
     from maskhand.evaluation.matching import match_hands
-    from maskhand.evaluation.metrics import pa_mpjpe_mm
+    from maskhand.evaluation.metrics import pa_mpjpe_mm, project
 
     samples = [s for s in load_dataset(GT3D) if "interhand" in str(s.image).lower()]  # real; RHD is rendered
     assert samples, GT3D
@@ -56,7 +56,7 @@ def test_real_photos_with_ground_truth_estimate_and_apply(addon, fresh_scene):
     for image_id in dict.fromkeys(s.image_id for s in samples):
         hands_gt = [s for s in samples if s.image_id == image_id]
         found = api.estimate(hands_gt[0].image, hypotheses=3, K=hands_gt[0].K)
-        gt_2d = [(s.xyz @ s.K.T)[:, :2] / (s.xyz @ s.K.T)[:, 2:] for s in hands_gt]
+        gt_2d = [project(s.xyz, s.K) for s in hands_gt]
         matched = match_hands(gt_2d, [s.side for s in hands_gt], [np.array(h["keypoints_2d"]) for h in found],
                               [h["side"] for h in found])
         for sample, index in zip(hands_gt, matched):
