@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import PoseDataError
 from . import lbs
-from .joints import MANO_TO_OPENPOSE, PARENTS, TIP_ORDER
+from .joints import MANO_TO_OPENPOSE, PARENTS
 from .rotations import axis_angle_to_matrix
 
 

@@ -6,7 +6,6 @@ MASKHAND_MANO_DIR environment variable.
 import os
 from pathlib import Path
 
-from ..errors import ModelFileError
 from .model import HandModel
 from .open_hand import load_open_hand
 
