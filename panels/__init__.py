@@ -1,5 +1,8 @@
-"""Sidebar panels of MaskHand, one per file; this module only wires them, in the order listed."""
+"""Sidebar panels of MaskHand, one per file; this module only wires them, in the order listed
+(which is the order they appear in the sidebar)."""
 import importlib
+
+import bpy
 
 _modules = ("main", "estimate", "hypotheses", "track", "retarget")
 
@@ -10,9 +13,11 @@ def _load():
 
 def register():
     for module in _load():
-        module.register()
+        for cls in module.classes:
+            bpy.utils.register_class(cls)
 
 
 def unregister():
     for module in reversed(_load()):
-        module.unregister()
+        for cls in reversed(module.classes):
+            bpy.utils.unregister_class(cls)

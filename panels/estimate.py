@@ -1,15 +1,14 @@
 """The "Estimate" panel: where the picture comes from, and the button that finds the hands in it."""
 import bpy
 
+from .sidebar import SidebarPanel
 
-class MASKHAND_PT_estimate(bpy.types.Panel):
+
+class MASKHAND_PT_estimate(SidebarPanel, bpy.types.Panel):
     """Source picker and Estimate; the hands found are summarised under the button."""
 
     bl_label = "Estimate from Picture"
     bl_idname = "MASKHAND_PT_estimate"
-    bl_space_type = 'VIEW_3D'
-    bl_region_type = 'UI'
-    bl_category = "MaskHand"
 
     def draw(self, context):
         layout = self.layout
@@ -38,13 +37,3 @@ class MASKHAND_PT_estimate(bpy.types.Panel):
 
 
 classes = (MASKHAND_PT_estimate,)
-
-
-def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)

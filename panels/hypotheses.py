@@ -2,6 +2,7 @@
 import bpy
 
 from ..blender.apply_result import PARTS
+from .sidebar import SidebarPanel
 
 
 class MASKHAND_UL_hypotheses(bpy.types.UIList):
@@ -14,14 +15,11 @@ class MASKHAND_UL_hypotheses(bpy.types.UIList):
         row.label(text=f"{item.score:.2f}")
 
 
-class MASKHAND_PT_hypotheses(bpy.types.Panel):
+class MASKHAND_PT_hypotheses(SidebarPanel, bpy.types.Panel):
     """Selecting a row poses the rig live; nothing is keyed until Keyframe."""
 
     bl_label = "Hypotheses"
     bl_idname = "MASKHAND_PT_hypotheses"
-    bl_space_type = 'VIEW_3D'
-    bl_region_type = 'UI'
-    bl_category = "MaskHand"
 
     def draw(self, context):
         layout = self.layout
@@ -40,13 +38,3 @@ class MASKHAND_PT_hypotheses(bpy.types.Panel):
 
 
 classes = (MASKHAND_UL_hypotheses, MASKHAND_PT_hypotheses)
-
-
-def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)

@@ -1,15 +1,14 @@
 """The "MaskHand" tab in the 3D Viewport sidebar: draws settings and buttons, holds no logic."""
 import bpy
 
+from .sidebar import SidebarPanel
 
-class MASKHAND_PT_main(bpy.types.Panel):
+
+class MASKHAND_PT_main(SidebarPanel, bpy.types.Panel):
     """Rig set-up and pose import, top to bottom in the order a user needs them."""
 
     bl_label = "MaskHand"
     bl_idname = "MASKHAND_PT_main"
-    bl_space_type = 'VIEW_3D'
-    bl_region_type = 'UI'
-    bl_category = "MaskHand"
 
     def draw(self, context):
         layout = self.layout
@@ -28,13 +27,3 @@ class MASKHAND_PT_main(bpy.types.Panel):
 
 
 classes = (MASKHAND_PT_main,)
-
-
-def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)

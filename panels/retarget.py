@@ -2,6 +2,8 @@
 poses onto it. Draws only; the operators in operators/retarget.py do the work."""
 import bpy
 
+from .sidebar import SidebarPanel
+
 
 class MASKHAND_UL_retarget_slots(bpy.types.UIList):
     """One row per slot: the MANO joint and a bone picker searching the character's bones."""
@@ -17,14 +19,11 @@ class MASKHAND_UL_retarget_slots(bpy.types.UIList):
             split.prop(item, "bone", text="")
 
 
-class MASKHAND_PT_retarget(bpy.types.Panel):
+class MASKHAND_PT_retarget(SidebarPanel, bpy.types.Panel):
     """Retargeting onto the rigs animators use: Rigify, MPFB/MakeHuman, Mixamo, SMPL-X."""
 
     bl_label = "Retarget to Character"
     bl_idname = "MASKHAND_PT_retarget"
-    bl_space_type = 'VIEW_3D'
-    bl_region_type = 'UI'
-    bl_category = "MaskHand"
     bl_options = {'DEFAULT_CLOSED'}
 
     def draw(self, context):
@@ -49,13 +48,3 @@ class MASKHAND_PT_retarget(bpy.types.Panel):
 
 
 classes = (MASKHAND_UL_retarget_slots, MASKHAND_PT_retarget)
-
-
-def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)

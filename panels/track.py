@@ -1,15 +1,14 @@
 """The "Track Video" panel: the frame range, smoothing, cancel behaviour, and the running track's progress."""
 import bpy
 
+from .sidebar import SidebarPanel
 
-class MASKHAND_PT_track(bpy.types.Panel):
+
+class MASKHAND_PT_track(SidebarPanel, bpy.types.Panel):
     """Track Range keys one action per hand; progress shows here and in the status bar."""
 
     bl_label = "Track Video"
     bl_idname = "MASKHAND_PT_track"
-    bl_space_type = 'VIEW_3D'
-    bl_region_type = 'UI'
-    bl_category = "MaskHand"
 
     def draw(self, context):
         layout = self.layout
@@ -26,13 +25,3 @@ class MASKHAND_PT_track(bpy.types.Panel):
 
 
 classes = (MASKHAND_PT_track,)
-
-
-def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
