@@ -113,7 +113,7 @@ class EstimateJobOperator:
             if not self._job.done:
                 return {'RUNNING_MODAL'}
             end_modal(self, context)
-            if self._job.handle.cancelled or getattr(self, "_esc", False):  # a result racing the Esc: dropped
+            if self._job.handle.cancelled or self._esc:  # a result racing the Esc: dropped
                 self._job.source.discard()
                 self.report({'INFO'}, f"{self.noun} cancelled; nothing changed")
                 return {'CANCELLED'}

@@ -11,6 +11,11 @@ def _load():
     return [importlib.import_module(f".{name}", __package__) for name in _modules]
 
 
+def panel_classes() -> list:
+    """The panels, top to bottom as the sidebar shows them (their UI lists left out)."""
+    return [cls for module in _load() for cls in module.classes if issubclass(cls, bpy.types.Panel)]
+
+
 def register():
     for module in _load():
         for cls in module.classes:

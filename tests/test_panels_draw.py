@@ -31,10 +31,9 @@ def addon():
 
 
 def _panels():
-    from maskhand import panels
+    from maskhand.panels import panel_classes
 
-    return {cls.bl_idname: cls for module in panels._load() for cls in module.classes
-            if issubclass(cls, bpy.types.Panel)}
+    return {cls.bl_idname: cls for cls in panel_classes()}
 
 
 def _texts(tree, kind):

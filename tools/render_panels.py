@@ -302,10 +302,8 @@ def main(argv=None) -> int:
         bpy.ops.preferences.maskhand_check_backend()  # the preferences' report line
         context = bpy.context
         panels = []
-        from maskhand import panels as panel_modules
-        panel_classes = [cls for module in panel_modules._load() for cls in module.classes
-                         if issubclass(cls, bpy.types.Panel)]
-        for cls in panel_classes:
+        from maskhand.panels import panel_classes
+        for cls in panel_classes():
             closed = 'DEFAULT_CLOSED' in getattr(cls, "bl_options", set())
             panels.append((cls.bl_label, None if closed else record_draw(cls, context)))
         sidebar = with_tab(draw_panels(panels, SIDEBAR_WIDTH), "MaskHand")
