@@ -105,10 +105,11 @@ def snapshot():
 class ModalRun:
     """Drives an operator's own modal() the way Blender's event loop would: TIMER events, and an
     Esc press when asked. bpy as a module has no event loop, so this plain object stands in for
-    the running operator (its _job, _timer and report) and for the events; everything else is real."""
+    the running operator (its _job, _timer, _esc and report) and for the events; everything else is real."""
 
     def __init__(self, operator_class, job):
         self.cls, self._job, self._timer, self.bl_idname = operator_class, job, None, operator_class.bl_idname
+        self._esc = False  # as the operator's class attribute (operators.modal_job) starts it
         self.reports = []
 
     def report(self, level, message):
