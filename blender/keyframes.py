@@ -19,6 +19,7 @@ import bpy
 import numpy as np
 
 from ..errors import MaskHandError, PoseDataError, RigError
+from ..rigmath.one_euro import sign_continuous
 
 # Names Blender accepts for Keyframe.interpolation, mapped to the integers foreach_set expects.
 _INTERPOLATIONS = {
@@ -176,19 +177,6 @@ def read_pose_action(
                 )
             out[:, b, i] = [fcurve.evaluate(f) for f in frames]
     return out
-
-
-def sign_continuous(quats: np.ndarray) -> np.ndarray:
-    """Flip quaternions along time so neighbours never point apart: (F, B, 4) -> (F, B, 4).
-
-    q_t becomes -q_t wherever dot(q_t, q_{t-1}) < 0 once earlier flips are applied; frame 0 is
-    kept. Rotations are unchanged (q and -q are the same rotation); any (w, x, y, z) order works.
-    """
-    quats = np.asarray(quats)
-    dots = np.einsum("fbk,fbk->fb", quats[1:], quats[:-1])  # (F-1, B)
-    steps = np.where(dots < 0.0, -1.0, 1.0)  # (F-1, B) flip relative to the raw neighbour
-    signs = np.concatenate([np.ones((1, quats.shape[1])), np.cumprod(steps, axis=0)])  # (F, B)
-    return quats * signs[..., None]
 
 
 def check_armature(arm_obj, names: Sequence[str]) -> None:
