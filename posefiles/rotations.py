@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import PoseDataError
 from ..handmodel.rotations import axis_angle_to_matrix as _axis_angle_to_matrix
-from ..handmodel.rotations import matrix_to_quaternion
+from ..handmodel.rotations import matrix_to_axis_angle as _matrix_to_axis_angle
 
 # float32 networks (HaMeR's 6D -> Gram-Schmidt head) give ~1e-6; 1e-3 still rejects shears and scales.
 ROTATION_TOL = 1e-3
@@ -46,19 +46,9 @@ def axis_angle_to_matrix(aa: np.ndarray) -> np.ndarray:
 
 
 def matrix_to_axis_angle(R: np.ndarray, what: str = "rotation") -> np.ndarray:
-    """(..., 3, 3) rotation matrices -> (..., 3) axis-angle with angle in [0, pi].
-
-    Goes through the unit quaternion (w, x, y, z), w >= 0 (Shepperd's method picks the stable
-    branch, so angles near pi keep an exact axis), then angle = 2 atan2(|xyz|, w). Near angle 0 the
-    axis-angle is 2 xyz / w, with no division by a vanishing sin.
-    """
+    """(..., 3, 3) rotation matrices -> (..., 3) axis-angle with angle in [0, pi], after checking
+    that they are rotations (handmodel.rotations does the conversion, through the quaternion)."""
     R = check_rotation_matrices(R, what)
     if R.size == 0:
         return np.zeros(R.shape[:-2] + (3,))
-    q = matrix_to_quaternion(R)  # (..., 4) w >= 0
-    w, xyz = q[..., :1], q[..., 1:]
-    s = np.linalg.norm(xyz, axis=-1, keepdims=True)  # sin(angle / 2)
-    angle = 2.0 * np.arctan2(s, w)  # (..., 1) in [0, pi]
-    small = s < 1e-8
-    scale = np.where(small, 2.0 / np.where(small, w, 1.0), angle / np.where(small, 1.0, s))
-    return xyz * scale
+    return _matrix_to_axis_angle(R)
