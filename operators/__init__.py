@@ -5,18 +5,6 @@ import bpy
 
 _modules = ("add_rig", "import_mano", "install_backend", "estimate", "resample", "keyframe", "track", "retarget")
 
+classes = tuple(cls for name in _modules for cls in importlib.import_module(f".{name}", __package__).classes)
 
-def _load():
-    return [importlib.import_module(f".{name}", __package__) for name in _modules]
-
-
-def register():
-    for module in _load():
-        for cls in module.classes:
-            bpy.utils.register_class(cls)
-
-
-def unregister():
-    for module in reversed(_load()):
-        for cls in reversed(module.classes):
-            bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

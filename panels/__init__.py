@@ -6,23 +6,11 @@ import bpy
 
 _modules = ("main", "estimate", "hypotheses", "track", "retarget")
 
+classes = tuple(cls for name in _modules for cls in importlib.import_module(f".{name}", __package__).classes)
 
-def _load():
-    return [importlib.import_module(f".{name}", __package__) for name in _modules]
+register, unregister = bpy.utils.register_classes_factory(classes)
 
 
 def panel_classes() -> list:
     """The panels, top to bottom as the sidebar shows them (their UI lists left out)."""
-    return [cls for module in _load() for cls in module.classes if issubclass(cls, bpy.types.Panel)]
-
-
-def register():
-    for module in _load():
-        for cls in module.classes:
-            bpy.utils.register_class(cls)
-
-
-def unregister():
-    for module in reversed(_load()):
-        for cls in reversed(module.classes):
-            bpy.utils.unregister_class(cls)
+    return [cls for cls in classes if issubclass(cls, bpy.types.Panel)]
