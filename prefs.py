@@ -7,7 +7,7 @@ from pathlib import Path
 
 import bpy
 
-from .blender import backend_client
+from .blender import backend_client, backend_install
 
 DEVICE_ITEMS = (
     ('AUTO', "Auto", "CUDA if torch sees an NVIDIA GPU, else Apple MPS, else the CPU"),
@@ -111,7 +111,7 @@ def backend_interpreter(context) -> str:
     """The interpreter the backend runs with: the preference, else the add-on's environment."""
     p = get(context)
     chosen = bpy.path.abspath(p.backend_python) if p is not None and p.backend_python else ""
-    return chosen or str(backend_client.env_python(backend_env_dir()))
+    return chosen or str(backend_install.env_python(backend_env_dir()))
 
 
 def backend(context) -> backend_client.BackendClient:

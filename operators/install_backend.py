@@ -1,7 +1,7 @@
 """Install Backend and Test Backend: the preferences' buttons that make and check the inference backend.
 
 Install creates a venv in the extension's user folder (prefs.backend_env_dir) from a Python 3.11
-found on the machine (Blender 4.5's bundled python3.11 first, see backend_client.base_python_candidates)
+found on the machine (Blender 4.5's bundled python3.11 first, see blender/backend_install.base_python_candidates)
 and pip-installs backend_requirements.txt into it. Both are modal: pip's output lines go to the
 status bar and the preferences while Blender stays responsive; Esc cancels.
 """
@@ -10,7 +10,7 @@ import time
 import bpy
 
 from .. import prefs
-from ..blender import backend_client
+from ..blender import backend_client, backend_install
 from ..errors import MaskHandError
 
 POLL_SECONDS = 0.2
@@ -46,9 +46,9 @@ class MASKHAND_OT_install_backend(bpy.types.Operator):
                                    "allow online access in Preferences > System > Network first")
             return False
         try:
-            base = backend_client.find_base_python()
+            base = backend_install.find_base_python()
             self.env_dir = prefs.backend_env_dir(create=True)
-            self.steps = backend_client.install_steps(self.env_dir, base)
+            self.steps = backend_install.install_steps(self.env_dir, base)
         except MaskHandError as err:
             self.report({'ERROR'}, str(err))
             return False
@@ -82,7 +82,7 @@ class MASKHAND_OT_install_backend(bpy.types.Operator):
         for label, argv in self.steps:
             print(f"MaskHand: {label}: {' '.join(argv)}")
             try:
-                proc = backend_client.StreamedProcess(argv)
+                proc = backend_install.StreamedProcess(argv)
             except MaskHandError as err:
                 self.report({'ERROR'}, str(err))
                 return {'CANCELLED'}
@@ -103,7 +103,7 @@ class MASKHAND_OT_install_backend(bpy.types.Operator):
     def _next_step(self, context):
         self.label, argv = self.steps.pop(0)
         print(f"MaskHand: {self.label}: {' '.join(argv)}")
-        self.proc = backend_client.StreamedProcess(argv)
+        self.proc = backend_install.StreamedProcess(argv)
         self._status(context, f"{self.label}...")
 
     def _status(self, context, text: str) -> None:

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from extension_install import INSTALL_PROLOGUE, RESULT_EPILOGUE
 
-from maskhand.blender import backend_client
-from maskhand.blender.backend_client import BackendClient, StreamedProcess
+from maskhand.blender import backend_client, backend_install
+from maskhand.blender.backend_client import BackendClient
+from maskhand.blender.backend_install import StreamedProcess
 from maskhand.errors import MaskHandError
 from maskhand.evaluation.metrics import project
 from maskhand.inference import protocol
@@ -91,12 +92,12 @@ def test_pick_device_refuses_what_is_missing(choice, why):
 
 
 def test_install_helpers_find_a_python_311_and_stream_a_failing_pip(tmp_path):
-    base = backend_client.find_base_python()
-    assert backend_client.python_version(base) == (3, 11)
-    steps = backend_client.install_steps(tmp_path / "env", base)
+    base = backend_install.find_base_python()
+    assert backend_install.python_version(base) == (3, 11)
+    steps = backend_install.install_steps(tmp_path / "env", base)
     assert [argv[1:3] for _, argv in steps] == [["-m", "venv"], ["-m", "pip"]]
-    assert steps[1][1][0] == str(backend_client.env_python(tmp_path / "env"))
-    assert steps[1][1][-1] == str(backend_client.REQUIREMENTS) and backend_client.REQUIREMENTS.is_file()
+    assert steps[1][1][0] == str(backend_install.env_python(tmp_path / "env"))
+    assert steps[1][1][-1] == str(backend_install.REQUIREMENTS) and backend_install.REQUIREMENTS.is_file()
     # pip's failure must arrive as lines and a non-zero code (what the Install operator shows).
     proc = StreamedProcess([sys.executable, "-m", "pip", "install", "--no-index", "-r", str(tmp_path / "missing.txt")])
     while proc.returncode is None:
@@ -271,7 +272,7 @@ def test_missing_interpreter_is_a_clear_error(tmp_path):
 
 def test_an_interpreter_without_the_packages_is_a_clear_error(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True, timeout=120)
-    c = BackendClient(backend_client.env_python(tmp_path / "bare"))
+    c = BackendClient(backend_install.env_python(tmp_path / "bare"))
     try:
         with pytest.raises(MaskHandError, match="cannot import torch .*Install Backend"):
             c.call("hello", timeout=60)
@@ -291,7 +292,7 @@ image = sys.argv[1]
 bpy.context.preferences.addons.new().module = "maskhand"  # what enabling the add-on does first
 maskhand.register()
 from maskhand import prefs
-from maskhand.blender import backend_client
+from maskhand.blender import backend_client, backend_install
 
 out = {}
 p = prefs.get(bpy.context)
@@ -342,7 +343,7 @@ QUIT_SCRIPT = r'''
 import sys
 import bpy
 import maskhand
-from maskhand.blender import backend_client
+from maskhand.blender import backend_client, backend_install
 
 client = backend_client.shared_client(sys.executable, "cpu")
 client.call("hello", timeout=120)
