@@ -27,3 +27,30 @@ class UnsafePickleError(ModelFileError):
 
 class RigError(MaskHandError):
     """The target armature is missing, not an armature, or lacks the bones a hand needs."""
+
+
+class RequestError(MaskHandError):
+    """A backend request's payload is invalid: an unknown field, a wrong type, a value out of range."""
+
+
+class ProtocolError(MaskHandError):
+    """A line on the backend's pipes is not a protocol message (bad JSON, wrong fields)."""
+
+
+CANCELLED = "Cancelled"  # BackendError.name of a request that stopped because it was cancelled
+
+
+class BackendError(MaskHandError):
+    """The backend failed: it could not start, it died, it hung, or a request ended in an error.
+
+    name: the backend's error name for a failed request ("InputFileError", "Cancelled", ...), or
+    "BackendDied" / "BackendTimeout" / "BackendStartError" for the process itself.
+    """
+
+    def __init__(self, message: str, name: str = "BackendError"):
+        super().__init__(message)
+        self.name = name
+
+    @property
+    def cancelled(self) -> bool:
+        return self.name == CANCELLED

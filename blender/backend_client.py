@@ -30,8 +30,8 @@ import time
 import weakref
 from pathlib import Path
 
+from ..errors import BackendError, ProtocolError
 from ..inference import protocol
-from ..inference.protocol import BackendError, ProtocolError
 
 # The folder holding this package's __init__.py: the child imports it from here, under the name
 # "maskhand", whatever Blender calls it (bl_ext.<repo>.maskhand) and whatever the folder is named.

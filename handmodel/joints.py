@@ -6,6 +6,8 @@ middle; ring; little (the order MediaPipe uses too).
 """
 import numpy as np
 
+from ..errors import PoseDataError
+
 FINGERS = ("index", "middle", "pinky", "ring", "thumb")  # MANO's order of fingers
 
 JOINT_NAMES = ("wrist",) + tuple(f"{f}{k}" for f in FINGERS for k in (1, 2, 3))
@@ -35,8 +37,8 @@ TIP_PARENT = {"thumb": 15, "index": 3, "middle": 6, "ring": 12, "pinky": 9}
 
 
 def finger_joints(finger: str) -> tuple[int, int, int]:
-    """MANO joint indices (proximal, middle, distal) of a finger; ValueError on unknown names."""
+    """MANO joint indices (proximal, middle, distal) of a finger; PoseDataError on unknown names."""
     if finger not in FINGERS:
-        raise ValueError(f"unknown finger {finger!r}; expected one of {FINGERS}")
+        raise PoseDataError(f"unknown finger {finger!r}; expected one of {', '.join(FINGERS)}")
     k = 1 + 3 * FINGERS.index(finger)
     return (k, k + 1, k + 2)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelFileError
+from ..errors import ModelFileError, PoseDataError
 from .model import HandModel
 
 ASSET = Path(__file__).resolve().parent / "assets" / "open_hand_right.npz"
@@ -18,7 +18,7 @@ ASSET = Path(__file__).resolve().parent / "assets" / "open_hand_right.npz"
 def load_open_hand(side: str = "right", path: Path = ASSET) -> HandModel:
     """The open hand for `side` ("right" or "left")."""
     if side not in ("right", "left"):
-        raise ValueError(f"side must be 'right' or 'left'; got {side!r}")
+        raise PoseDataError(f"side must be 'right' or 'left'; got {side!r}")
     try:
         with np.load(path) as d:
             data = {k: d[k] for k in d.files}

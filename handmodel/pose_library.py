@@ -221,11 +221,11 @@ def sample_poses(n: int, rng: np.random.Generator, mix: dict | None = None) -> t
     mix = DEFAULT_MIX if mix is None else mix
     unknown = [k for k in mix if k not in GESTURES and k not in SPECIAL]
     if unknown:
-        raise ValueError(f"unknown pose categories {unknown}; expected gesture names or {SPECIAL}")
+        raise PoseDataError(f"unknown pose categories {unknown}; expected gesture names or {SPECIAL}")
     names = list(mix)
     weights = np.array([float(mix[k]) for k in names])
     if n < 0 or weights.min(initial=0.0) < 0 or weights.sum() <= 0:
-        raise ValueError("n must be >= 0 and mix weights non-negative with a positive sum")
+        raise PoseDataError("n must be >= 0 and mix weights non-negative with a positive sum")
     picks = rng.choice(len(names), size=n, p=weights / weights.sum())
     base = {k: to_anatomical(GESTURES[k]) for k in _BASE_NAMES}
     out = np.zeros((n, 15, 3))

@@ -6,6 +6,7 @@ MASKHAND_MANO_DIR environment variable.
 import os
 from pathlib import Path
 
+from ..errors import PoseDataError
 from .model import HandModel
 from .open_hand import load_open_hand
 
@@ -25,7 +26,7 @@ def load_hand_model(side: str = "right", mano_dir: str | Path | None = None) -> 
     file raises ModelFileError rather than silently using another model.
     """
     if side not in ("right", "left"):
-        raise ValueError(f"side must be 'right' or 'left'; got {side!r}")
+        raise PoseDataError(f"side must be 'right' or 'left'; got {side!r}")
     folder = Path(mano_dir) if mano_dir else mano_dir_from_env()
     if folder is None:
         return load_open_hand(side)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..errors import ModelFileError
 from ..handmodel.model import HandModel, mirror_pose
 from ..handmodel.open_hand import load_open_hand
 from ..handmodel.pose_library import JOINT_AXES, JOINT_LIMITS
@@ -119,7 +120,7 @@ class Fitter:
     def __init__(self, right_model: HandModel | None = None, config: FitConfig = FitConfig()):
         self.model = right_model or load_open_hand("right")
         if self.model.side != "right":
-            raise ValueError("Fitter takes the right-hand model; left hands are mirrored")
+            raise ModelFileError(f"Fitter takes the right-hand model; got the {self.model.side} one (left hands are mirrored)")
         self.hand = TorchHand(self.model, torch.float64)
         self.config = config
         rest = self.model.forward(np.zeros((1, 3)), np.zeros((1, 45))).keypoints[0]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 
-from ..errors import MaskHandError
+from ..errors import BackendError, MaskHandError, ProtocolError
 
 PROTOCOL_VERSION = 1
 
@@ -26,31 +26,10 @@ REQUEST_KINDS = ("hello", "load", "estimate", "track", "cancel", "shutdown")
 REPLY_KINDS = ("ready", "progress", "result", "error")
 FINAL_KINDS = ("result", "error")
 
-CANCELLED = "Cancelled"  # the "error" name of a request that stopped because it was cancelled
 INTERNAL_ERROR = "InternalError"  # an unexpected exception in the backend (a bug); the backend lives on
 
 # A line longer than this is refused: a safety net against a runaway or corrupt stream.
 MAX_LINE_BYTES = 256 * 1024 * 1024
-
-
-class ProtocolError(MaskHandError):
-    """A line on the backend's pipes is not a protocol message (bad JSON, wrong fields)."""
-
-
-class BackendError(MaskHandError):
-    """The backend failed: it could not start, it died, it hung, or a request ended in an error.
-
-    name: the backend's error name for a failed request ("InputFileError", "Cancelled", ...), or
-    "BackendDied" / "BackendTimeout" / "BackendStartError" for the process itself.
-    """
-
-    def __init__(self, message: str, name: str = "BackendError"):
-        super().__init__(message)
-        self.name = name
-
-    @property
-    def cancelled(self) -> bool:
-        return self.name == CANCELLED
 
 
 def message(kind: str, id_, payload: dict | None = None) -> dict:

@@ -32,9 +32,8 @@ import tomllib
 import traceback
 from pathlib import Path
 
-from ..errors import MaskHandError
+from ..errors import CANCELLED, BackendError, MaskHandError, ProtocolError
 from . import protocol
-from .protocol import CANCELLED, BackendError, ProtocolError
 
 ESTIMATE_OPTIONS = {  # name: (default, check) for "estimate"; "track" adds source/frame_range
     "image": (None, "path"),

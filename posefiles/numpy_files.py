@@ -24,7 +24,7 @@ def load_npy_bytes(data: bytes, name: str):
         elif version == (2, 0):
             shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
         else:
-            raise ValueError(f"unsupported .npy format version {version}")
+            raise InputFileError(f"{name} is not a readable .npy array: unsupported .npy format version {version}")
         if not dtype.hasobject:
             return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
     except (ValueError, EOFError, OSError) as err:

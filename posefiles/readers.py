@@ -35,9 +35,9 @@ def read_pose_file(path: str | Path, side: str | None = None, fps: float | None 
     """
     path = Path(path)
     if side is not None and side not in SIDES:
-        raise ValueError(f"side must be 'right', 'left' or None; got {side!r}")
+        raise PoseDataError(f"side must be 'right', 'left' or None; got {side!r}")
     if fps is not None and not (isinstance(fps, (int, float)) and fps > 0):
-        raise ValueError(f"fps must be a positive number or None; got {fps!r}")
+        raise PoseDataError(f"fps must be a positive number or None; got {fps!r}")
     if not path.exists():
         raise InputFileError(f"pose file not found: {path}")
     if not path.is_file():

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import PoseDataError
 from ..handmodel.joints import FINGERS, PARENTS, TIP_ORDER, TIP_PARENT
 from ..handmodel.model import HandModel
 
@@ -23,7 +24,7 @@ DISPLAY_ROTATION = np.array([[0.0, 0.0, -1.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]
 
 def suffix(side: str) -> str:
     if side not in ("right", "left"):
-        raise ValueError(f"side must be 'right' or 'left'; got {side!r}")
+        raise PoseDataError(f"side must be 'right' or 'left'; got {side!r}")
     return ".R" if side == "right" else ".L"
 
 

@@ -19,11 +19,10 @@ from extension_install import INSTALL_PROLOGUE, RESULT_EPILOGUE
 from maskhand.blender import backend_client, backend_install
 from maskhand.blender.backend_client import BackendClient
 from maskhand.blender.backend_install import StreamedProcess
-from maskhand.errors import MaskHandError
+from maskhand.errors import BackendError, MaskHandError, ProtocolError
 from maskhand.evaluation.metrics import project
 from maskhand.inference import protocol
 from maskhand.inference.device import pick_device
-from maskhand.inference.protocol import BackendError, ProtocolError
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"

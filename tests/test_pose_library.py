@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from maskhand.errors import PoseDataError
 from maskhand.handmodel import pose_library as pl
 from maskhand.handmodel.model import mirror_pose
 from maskhand.handmodel.open_hand import load_open_hand
@@ -77,7 +78,7 @@ def test_default_mix_covers_the_main_categories():
         assert needed in cats, needed
     only, cats = pl.sample_poses(20, np.random.default_rng(1), mix={"fist": 1.0})
     assert set(cats) == {"fist"}
-    with pytest.raises(ValueError):
+    with pytest.raises(PoseDataError):
         pl.sample_poses(5, np.random.default_rng(1), mix={"wave": 1.0})
 
 

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from maskhand.errors import PoseDataError
 from maskhand.handmodel.open_hand import load_open_hand
 from maskhand.handmodel.rotations import (axis_angle_to_matrix, matrix_to_axis_angle,
                                           matrix_to_quaternion, quaternion_to_matrix)
@@ -82,7 +83,7 @@ def test_layout_names_and_rolls():
     assert layout.names[:2] == ["wrist.L", "index.01.L"] and layout.names[16:] == tip_bone_names("left")
     assert joint_bone_names("right")[-1] == "thumb.03.R"
     assert layout.deform.sum() == 16
-    with pytest.raises(ValueError):
+    with pytest.raises(PoseDataError):
         joint_bone_names("middle")
 
 
