@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelFileError, PoseDataError
+from ..errors import ModelFileError
 from .model import HandModel
+from .parts import check_side
 
 ASSET = Path(__file__).resolve().parent / "assets" / "open_hand_right.npz"
 
@@ -17,8 +18,7 @@ ASSET = Path(__file__).resolve().parent / "assets" / "open_hand_right.npz"
 @lru_cache(maxsize=4)
 def load_open_hand(side: str = "right", path: Path = ASSET) -> HandModel:
     """The open hand for `side` ("right" or "left")."""
-    if side not in ("right", "left"):
-        raise PoseDataError(f"side must be 'right' or 'left'; got {side!r}")
+    check_side(side)
     try:
         with np.load(path) as d:
             data = {k: d[k] for k in d.files}

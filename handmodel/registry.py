@@ -6,9 +6,9 @@ MASKHAND_MANO_DIR environment variable.
 import os
 from pathlib import Path
 
-from ..errors import PoseDataError
 from .model import HandModel
 from .open_hand import load_open_hand
+from .parts import check_side
 
 ENV_VAR = "MASKHAND_MANO_DIR"
 
@@ -25,8 +25,7 @@ def load_hand_model(side: str = "right", mano_dir: str | Path | None = None) -> 
     falls back to $MASKHAND_MANO_DIR, then to the bundled open hand. A named folder without the
     file raises ModelFileError rather than silently using another model.
     """
-    if side not in ("right", "left"):
-        raise PoseDataError(f"side must be 'right' or 'left'; got {side!r}")
+    check_side(side)
     folder = Path(mano_dir) if mano_dir else mano_dir_from_env()
     if folder is None:
         return load_open_hand(side)

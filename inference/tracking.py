@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import MaskHandError
+from ..handmodel.parts import SIDES
 from ..posefiles.sequence import DEFAULT_FPS
 from ..rigmath.take_smoothing import DEFAULT_MAX_GAP, NUM_BETAS, SmoothedTrack, smooth_track
 from .camera import default_intrinsics
 from .results import HandResult
 
 TRACK_ESTIMATORS = ("auto", "model", "fitted")
-SIDES = ("right", "left")
 
 
 @dataclass

@@ -10,12 +10,13 @@ import json
 from pathlib import Path
 
 from ..errors import InputFileError, ModelFileError, PoseDataError, UnsafePickleError
+from ..handmodel.parts import check_side
 from ..handmodel.safe_pickle import load_pickle
 from .freihand import is_freihand_rows, sequences_from_freihand
 from .mano_arrays import describe_keys, is_mano_arrays, sequences_from_arrays
 from .numpy_files import load_npy, load_npz
 from .plain_json import is_plain_json, sequence_from_plain_json
-from .sequence import DEFAULT_FPS, SIDES, PoseSequence
+from .sequence import DEFAULT_FPS, PoseSequence
 
 SUPPORTED_EXTENSIONS = (".json", ".npy", ".npz", ".pickle", ".pkl")
 
@@ -34,8 +35,8 @@ def read_pose_file(path: str | Path, side: str | None = None, fps: float | None 
     data, wrong shapes, NaN/inf), UnsafePickleError (a pickle that asks to run code).
     """
     path = Path(path)
-    if side is not None and side not in SIDES:
-        raise PoseDataError(f"side must be 'right', 'left' or None; got {side!r}")
+    if side is not None:
+        check_side(side, " (or None for every side)")
     if fps is not None and not (isinstance(fps, (int, float)) and fps > 0):
         raise PoseDataError(f"fps must be a positive number or None; got {fps!r}")
     if not path.exists():

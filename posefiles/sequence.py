@@ -10,9 +10,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import PoseDataError
+from ..handmodel.parts import check_side
 
 NUM_BETAS = 10
-SIDES = ("right", "left")
 HAND_MEANS = ("flat", "mano")
 # Most phone and webcam video runs at 30 fps; files that know their rate say so.
 DEFAULT_FPS = 30.0
@@ -68,8 +68,7 @@ class PoseSequence:
     def validate(self) -> None:
         """Shapes, finite values, side, hand_mean and fps; PoseDataError saying which field and frame."""
         where = f" in {self.source}" if self.source else ""
-        if self.side not in SIDES:
-            raise PoseDataError(f"side must be 'right' or 'left'; got {self.side!r}{where}")
+        check_side(self.side, where)
         if self.hand_mean not in HAND_MEANS:
             raise PoseDataError(f"hand_mean must be 'flat' or 'mano'; got {self.hand_mean!r}{where}")
         if not isinstance(self.fps, float) or not np.isfinite(self.fps) or self.fps <= 0:

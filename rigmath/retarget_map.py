@@ -17,14 +17,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputFileError, RigError
+from ..errors import InputFileError, PoseDataError, RigError
 from ..handmodel.joints import FINGERS, JOINT_NAMES
+from ..handmodel.parts import check_side
 
 JOINT_SLOTS = JOINT_NAMES  # 16, required, MANO order
 METACARPAL_SLOTS = ("index0", "middle0", "ring0", "pinky0")
 TIP_SLOTS = tuple(f"{f}_tip" for f in ("thumb", "index", "middle", "ring", "pinky"))
 SLOTS = JOINT_SLOTS + METACARPAL_SLOTS + TIP_SLOTS
-SIDES = ("right", "left")
 FILE_FORMAT = "maskhand.retarget_map"
 
 
@@ -117,7 +117,7 @@ class RetargetMap:
 
 def preset_map(preset: str, side: str) -> RetargetMap:
     """The mapping a rig of `preset` has with its own tools' bone names (e.g. mixamorig: prefix)."""
-    _check_side(side)
+    check_side(side)
     if preset not in PRESET_STEMS:
         raise RigError(f"unknown retarget preset {preset!r}; expected one of {', '.join(PRESETS)}")
     stems = PRESET_STEMS[preset]
@@ -127,7 +127,7 @@ def preset_map(preset: str, side: str) -> RetargetMap:
 def match_preset(preset: str, side: str, bone_names) -> RetargetMap:
     """`preset`'s mapping resolved against the armature's actual names, whatever side spelling or
     namespace they use; slots without a matching bone are left out (validate() names them)."""
-    _check_side(side)
+    check_side(side)
     if preset not in PRESET_STEMS:
         raise RigError(f"unknown retarget preset {preset!r}; expected one of {', '.join(PRESETS)}")
     by_stem: dict[str, str] = {}
@@ -162,7 +162,7 @@ def detect_map(bone_names, side: str) -> RetargetMap:
 def validate(mapping: RetargetMap, bone_names) -> None:
     """RigError unless the mapping is usable on an armature with `bone_names`: every joint slot
     mapped, every mapped bone present, no bone mapped twice, no bone of the other side."""
-    _check_side(mapping.side)
+    check_side(mapping.side)
     unknown = [s for s in mapping.bones if s not in SLOTS]
     if unknown:
         raise RigError(f"unknown mapping slot(s) {_list(unknown)}; expected slots such as wrist, index1, thumb_tip")
@@ -190,8 +190,10 @@ def map_from_json(doc: dict, source: str = "mapping") -> RetargetMap:
     if doc.get("version") != 1:
         raise InputFileError(f"{source}: mapping version {doc.get('version')!r}, expected 1")
     side, bones = doc.get("side"), doc.get("bones")
-    if side not in SIDES:
-        raise InputFileError(f"{source}: side must be 'right' or 'left'; got {side!r}")
+    try:
+        check_side(side)
+    except PoseDataError as err:
+        raise InputFileError(f"{source}: {err}") from None
     if not isinstance(bones, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in bones.items()):
         raise InputFileError(f"{source}: \"bones\" must map slot names to bone names")
     unknown = [s for s in bones if s not in SLOTS]
@@ -219,11 +221,6 @@ def load_map(path: str | Path) -> RetargetMap:
     except (ValueError, UnicodeDecodeError) as err:
         raise InputFileError(f"{path.name} is not valid JSON: {err}") from err
     return map_from_json(doc, path.name)
-
-
-def _check_side(side: str) -> None:
-    if side not in SIDES:
-        raise RigError(f"side must be 'right' or 'left'; got {side!r}")
 
 
 def _list(items, limit: int = 8) -> str:

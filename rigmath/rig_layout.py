@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import PoseDataError
 from ..handmodel.joints import FINGERS, PARENTS, TIP_ORDER, TIP_PARENT
 from ..handmodel.model import HandModel
+from ..handmodel.parts import check_side
 
 TIP_LENGTH = 0.006  # metres; tip bones only mark the fingertip, their length is cosmetic
 
@@ -23,9 +23,7 @@ DISPLAY_ROTATION = np.array([[0.0, 0.0, -1.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]
 
 
 def suffix(side: str) -> str:
-    if side not in ("right", "left"):
-        raise PoseDataError(f"side must be 'right' or 'left'; got {side!r}")
-    return ".R" if side == "right" else ".L"
+    return ".R" if check_side(side) == "right" else ".L"
 
 
 def joint_bone_names(side: str) -> list[str]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import PoseDataError
+from ..handmodel.parts import check_side
 from .one_euro import OneEuroParams, one_euro, one_euro_rotations, params_for_strength
 
 # Missing frames the filter bridges; a hand lost for longer (about 1/3 s at 30 fps) restarts it.
@@ -70,8 +71,7 @@ def smooth_track(side: str, frames, global_orient, hand_pose, betas, cam_t, fps:
     Raises:
         PoseDataError: wrong shapes, NaN/inf, frames not increasing, bad fps or side.
     """
-    if side not in ("right", "left"):
-        raise PoseDataError(f"side must be 'right' or 'left'; got {side!r}")
+    check_side(side)
     if not (isinstance(fps, (int, float, np.number)) and np.isfinite(fps) and fps > 0):
         raise PoseDataError(f"fps must be a positive number; got {fps!r}")
     if not (isinstance(max_gap, (int, np.integer)) and max_gap >= 0):

@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from maskhand.errors import MaskHandError, ModelFileError
+from maskhand.handmodel.parts import PART_JOINTS, PARTS
 from maskhand.inference.model import checkpoint
 from maskhand.inference.model.context import context_features, mirror_view
 from maskhand.inference.model.rotation6d import sixd_to_matrix
 from maskhand.inference.model.sampling import decode, masked_after
-from maskhand.inference.model.tokenizer import PART_JOINTS, PARTS, Tokenizer, TokenizerConfig
+from maskhand.inference.model.tokenizer import Tokenizer, TokenizerConfig
 from maskhand.inference.model.transformer import MaskedPoseTransformer, TransformerConfig
 from maskhand.training.config import TokenizerTrainConfig, load_config
 
@@ -31,7 +32,7 @@ def test_a_part_is_decoded_from_its_own_tokens_only():
         mixed = a.clone()
         mixed[:, p * T:(p + 1) * T] = b[:, p * T:(p + 1) * T]
         dec = tok.decode(mixed)
-        own = PART_JOINTS[p]
+        own = PART_JOINTS[name]
         others = [j for j in range(16) if j not in own]
         torch.testing.assert_close(dec[:, own], dec_b[:, own], msg=name)
         torch.testing.assert_close(dec[:, others], dec_a[:, others], msg=name)

@@ -6,8 +6,8 @@ import torch
 
 from maskhand.handmodel import pose_library
 from maskhand.handmodel.open_hand import load_open_hand
+from maskhand.handmodel.parts import PART_JOINTS, PARTS
 from maskhand.inference.model.estimator import DEFAULT_TOKENIZER, GenerativeEstimator, weights_available
-from maskhand.inference.model.tokenizer import PART_JOINTS, PARTS
 from maskhand.inference.torch_hand import axis_angle_to_matrix
 from maskhand.training.train_tokenizer import evaluate, load_tokenizer
 from maskhand.inference.torch_hand import TorchHand
@@ -97,7 +97,7 @@ def test_seeds_reproduce_and_locks_hold(estimator):
             assert h.tokens[p * T:(p + 1) * T] == a[0].tokens[p * T:(p + 1) * T]
         # the locked fingers' rotations are exactly the locked hypothesis's
         for name in ("index", "thumb"):
-            joints = [j - 1 for j in PART_JOINTS[PARTS.index(name)]]
+            joints = [j - 1 for j in PART_JOINTS[name]]
             np.testing.assert_allclose(h.mano["hand_pose"].reshape(15, 3)[joints],
                                        a[0].mano["hand_pose"].reshape(15, 3)[joints], atol=1e-5)
     assert len({tuple(h.tokens) for h in c}) > 1, "unlocked parts are resampled"

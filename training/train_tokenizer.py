@@ -12,9 +12,10 @@ import time
 import numpy as np
 import torch
 
+from ..handmodel.parts import PARTS
 from ..handmodel.registry import load_hand_model
 from ..inference.model import checkpoint
-from ..inference.model.tokenizer import PARTS, Tokenizer, TokenizerConfig
+from ..inference.model.tokenizer import Tokenizer, TokenizerConfig
 from ..inference.torch_hand import TorchHand
 from . import distributed
 from .config import TokenizerTrainConfig, as_dict

@@ -20,13 +20,13 @@ import torch
 from ...errors import MaskHandError, ModelFileError
 from ...handmodel.model import HandModel, mirror_pose
 from ...handmodel.open_hand import load_open_hand
+from ...handmodel.parts import PARTS
 from ...handmodel.rotations import matrix_to_axis_angle
 from ..fit import FitConfig, Fitter, solve_translation
 from ..results import Hypothesis
 from ..torch_hand import TorchHand
 from .context import context_features, mirror_view
 from .sampling import decode
-from .tokenizer import PARTS
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 DEFAULT_TOKENIZER = WEIGHTS / "tokenizer.pt"

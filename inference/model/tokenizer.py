@@ -20,12 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...handmodel.parts import PARTS
 from .rotation6d import matrix_to_6d, sixd_to_matrix
 
-PARTS = ("wrist", "index", "middle", "pinky", "ring", "thumb")
-NUM_PARTS = len(PARTS)
-# MANO joints of each part (indices into the 16 rotations: 0 wrist, then three per finger)
-PART_JOINTS = [[0]] + [[1 + 3 * f, 2 + 3 * f, 3 + 3 * f] for f in range(5)]
+NUM_PARTS = len(PARTS)  # each part's MANO joints: handmodel.parts.PART_JOINTS
 
 
 @dataclass(frozen=True)
