@@ -10,7 +10,6 @@ evaluation harness can compare them on the same images. Names:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import numpy as np
 
@@ -18,7 +17,6 @@ from ..errors import MaskHandError
 from ..handmodel.registry import load_hand_model
 from .results import HandResult, Hypothesis
 
-Estimator = Callable[[np.ndarray, np.ndarray], list[HandResult]]
 ESTIMATORS = ("auto", "model", "fitted", "mediapipe")
 
 
@@ -118,8 +116,3 @@ class Pipeline:
                                               mano=mano, cam_t=fit.cam_t)]
             results.append(hand)
         return results
-
-
-def make_estimator(name: str, **options) -> Estimator:
-    """An estimator by name (see the module docstring); options go to Pipeline."""
-    return Pipeline(estimator=name, **options)

@@ -13,7 +13,7 @@ from ..handmodel.joints import MANO_TO_OPENPOSE
 from ..handmodel.model import HandModel
 
 
-def axis_angle_to_matrix(aa: Tensor) -> Tensor:
+def axis_angle_to_matrix_torch(aa: Tensor) -> Tensor:
     """(..., 3) axis-angle -> (..., 3, 3), differentiable at zero (Rodrigues with a safe angle)."""
     theta2 = (aa * aa).sum(-1, keepdim=True)
     theta = torch.sqrt(theta2 + 1e-12)
@@ -53,7 +53,7 @@ class TorchHand(nn.Module):
         if rotmats is None:
             B = global_orient.shape[0]
             aa = torch.cat([global_orient[:, None], hand_pose.reshape(B, 15, 3)], 1)
-            R = axis_angle_to_matrix(aa)                                               # (B, J, 3, 3)
+            R = axis_angle_to_matrix_torch(aa)                                               # (B, J, 3, 3)
         else:
             R, B = rotmats, rotmats.shape[0]
         S = 0 if betas is None else betas.shape[-1]

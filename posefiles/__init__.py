@@ -5,7 +5,8 @@ Formats and conventions: docs/POSE_FILES.md.
 """
 from .plain_json import write_plain_json
 from .readers import SUPPORTED_EXTENSIONS, read_pose_file
-from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from ..handmodel.rotations import axis_angle_to_matrix  # the conversion, for scripts writing pose files
+from .rotations import matrix_to_axis_angle
 from .sequence import PoseSequence
 
 __all__ = ["PoseSequence", "read_pose_file", "write_plain_json", "SUPPORTED_EXTENSIONS",

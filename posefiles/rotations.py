@@ -1,4 +1,4 @@
-"""Axis-angle <-> rotation matrix for imported pose files, with the checks a file needs.
+"""Rotation matrix -> axis-angle for imported pose files, with the checks a file needs.
 
 Axis-angle vectors are (..., 3), angle = norm in radians, as MANO, smplx, HaMeR and FreiHAND store
 them. Matrices from files are checked to be rotations (orthonormal, det +1, within ROTATION_TOL)
@@ -7,7 +7,6 @@ before conversion, so a file holding something else fails loudly instead of givi
 import numpy as np
 
 from ..errors import PoseDataError
-from ..handmodel.rotations import axis_angle_to_matrix as _axis_angle_to_matrix
 from ..handmodel.rotations import matrix_to_axis_angle as _matrix_to_axis_angle
 
 # float32 networks (HaMeR's 6D -> Gram-Schmidt head) give ~1e-6; 1e-3 still rejects shears and scales.
@@ -33,16 +32,6 @@ def check_rotation_matrices(R: np.ndarray, what: str = "rotation") -> np.ndarray
             f"{what} must be rotation matrices (orthonormal, det +1 within {ROTATION_TOL}); "
             f"matrix {i} is off by {max(ortho_err[i], det_err[i]):.3g} (det {np.linalg.det(flat[i]):.4f})")
     return R
-
-
-def axis_angle_to_matrix(aa: np.ndarray) -> np.ndarray:
-    """(..., 3) axis-angle -> (..., 3, 3) rotation matrices (Rodrigues; exact at angle 0)."""
-    aa = np.asarray(aa, dtype=np.float64)
-    if aa.ndim < 1 or aa.shape[-1] != 3:
-        raise PoseDataError(f"axis-angle vectors must be (..., 3); got shape {aa.shape}")
-    if not np.all(np.isfinite(aa)):
-        raise PoseDataError("axis-angle vectors hold NaN or inf; expected finite numbers")
-    return _axis_angle_to_matrix(aa)
 
 
 def matrix_to_axis_angle(R: np.ndarray, what: str = "rotation") -> np.ndarray:

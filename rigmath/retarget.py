@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import PoseDataError, RigError
+from ..errors import RigError
 from ..handmodel import lbs
 from ..handmodel.joints import PARENTS, TIP_ORDER, TIP_PARENT
 from ..handmodel.model import HandModel
@@ -255,14 +255,6 @@ def segment_angles(source_points: np.ndarray, target_points: np.ndarray) -> np.n
     segments, each measured in its own palm frame."""
     a, b = palm_directions(source_points), palm_directions(target_points)
     return np.degrees(np.arccos(np.clip(np.sum(a * b, axis=-1), -1.0, 1.0)))
-
-
-def check_pose_shapes(global_orient, hand_pose) -> int:
-    """F, or PoseDataError for shapes that are not (F, 3) and (F, 45)."""
-    go, hp = np.shape(global_orient), np.shape(hand_pose)
-    if len(go) != 2 or go[1] != 3 or len(hp) != 2 or hp[1] != 45 or go[0] != hp[0] or go[0] == 0:
-        raise PoseDataError(f"expected global_orient (F, 3) and hand_pose (F, 45) with F >= 1; got {go} and {hp}")
-    return go[0]
 
 
 def _depth(parents, b: int) -> int:

@@ -8,7 +8,7 @@ from maskhand.handmodel import pose_library
 from maskhand.handmodel.open_hand import load_open_hand
 from maskhand.handmodel.parts import PART_JOINTS, PARTS
 from maskhand.inference.model.estimator import DEFAULT_TOKENIZER, GenerativeEstimator, weights_available
-from maskhand.inference.torch_hand import axis_angle_to_matrix
+from maskhand.inference.torch_hand import axis_angle_to_matrix_torch
 from maskhand.training.train_tokenizer import evaluate, load_tokenizer
 from maskhand.inference.torch_hand import TorchHand
 
@@ -20,7 +20,7 @@ def fresh_poses(n, seed=12345):
     rng = np.random.default_rng(seed)
     hp, _ = pose_library.sample_poses(n, rng)
     aa = np.concatenate([pose_library.sample_global_orient(n, rng)[:, None], hp.reshape(n, 15, 3)], 1)
-    return axis_angle_to_matrix(torch.as_tensor(aa, dtype=torch.float32)), \
+    return axis_angle_to_matrix_torch(torch.as_tensor(aa, dtype=torch.float32)), \
         torch.as_tensor(pose_library.sample_betas(n, rng), dtype=torch.float32)
 
 

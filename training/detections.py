@@ -13,7 +13,7 @@ import torch
 
 from ..errors import MaskHandError
 from ..inference.model.context import context_features
-from ..inference.torch_hand import axis_angle_to_matrix
+from ..inference.torch_hand import axis_angle_to_matrix_torch
 
 FIELDS = ("uv", "conf", "world", "K", "pose", "betas")  # pose: (M, 16, 3) axis-angle, right hand, camera frame
 
@@ -28,7 +28,7 @@ class DetectionSet:
             raise MaskHandError(f"cannot read detections {path}: {err}") from None
         self.device = device
         self.uv, self.conf, self.world, self.K = arrays["uv"], arrays["conf"], arrays["world"], arrays["K"]
-        self.rot = axis_angle_to_matrix(arrays["pose"])
+        self.rot = axis_angle_to_matrix_torch(arrays["pose"])
         self.betas = arrays["betas"]
 
     def __len__(self) -> int:

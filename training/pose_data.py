@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..handmodel import pose_library
-from ..inference.torch_hand import axis_angle_to_matrix
+from ..inference.torch_hand import axis_angle_to_matrix_torch
 
 
 class PosePool:
@@ -21,7 +21,7 @@ class PosePool:
         hand_pose, self.categories = pose_library.sample_poses(size, rng)
         global_orient = pose_library.sample_global_orient(size, rng)
         aa = np.concatenate([global_orient[:, None], np.asarray(hand_pose).reshape(size, 15, 3)], 1)
-        self.rotmats = axis_angle_to_matrix(torch.as_tensor(aa, dtype=torch.float32))
+        self.rotmats = axis_angle_to_matrix_torch(torch.as_tensor(aa, dtype=torch.float32))
         self.betas = torch.as_tensor(pose_library.sample_betas(size, rng), dtype=torch.float32)
 
     def __len__(self) -> int:

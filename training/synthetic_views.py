@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..inference.torch_hand import axis_angle_to_matrix
+from ..inference.torch_hand import axis_angle_to_matrix_torch
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def detector_noise(cam: Tensor, K: Tensor, g: torch.Generator, noise: NoiseModel
     palm = (cam[:, 9] - cam[:, 0]).norm(dim=-1)
     lo, hi = noise.sigma_world
     world = world + n(B, 21, 3) * ((lo + (hi - lo) * u(B)) * palm)[:, None, None]
-    R = axis_angle_to_matrix(n(B, 3) * (noise.world_rotation_deg * torch.pi / 180 / 3 ** 0.5))
+    R = axis_angle_to_matrix_torch(n(B, 3) * (noise.world_rotation_deg * torch.pi / 180 / 3 ** 0.5))
     world = world @ R.transpose(1, 2)
     lo, hi = noise.confidence
     conf = (lo + (hi - lo) * u(B))[:, None].expand(B, 21).contiguous()

@@ -6,8 +6,6 @@ import torch
 from torch import Tensor
 import torch.nn.functional as F
 
-from ..torch_hand import axis_angle_to_matrix
-
 
 def matrix_to_6d(R: Tensor) -> Tensor:
     """(..., 3, 3) -> (..., 6): columns 0 and 1, concatenated."""
@@ -21,7 +19,3 @@ def sixd_to_matrix(x: Tensor) -> Tensor:
     b2 = F.normalize(a2 - (b1 * a2).sum(-1, keepdim=True) * b1, dim=-1)
     b3 = torch.cross(b1, b2, dim=-1)
     return torch.stack([b1, b2, b3], -1)
-
-
-def axis_angle_to_6d(aa: Tensor) -> Tensor:
-    return matrix_to_6d(axis_angle_to_matrix(aa))
