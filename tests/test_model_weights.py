@@ -7,10 +7,10 @@ import torch
 from maskhand.handmodel import pose_library
 from maskhand.handmodel.open_hand import load_open_hand
 from maskhand.handmodel.parts import PART_JOINTS, PARTS
+from maskhand.inference.model.checkpoint import load_tokenizer
 from maskhand.inference.model.estimator import DEFAULT_TOKENIZER, GenerativeEstimator, weights_available
-from maskhand.inference.torch_hand import axis_angle_to_matrix_torch
-from maskhand.training.train_tokenizer import evaluate, load_tokenizer
-from maskhand.inference.torch_hand import TorchHand
+from maskhand.inference.torch_hand import TorchHand, axis_angle_to_matrix_torch
+from maskhand.training.train_tokenizer import evaluate
 
 pytestmark = pytest.mark.skipif(not weights_available(), reason="default weights not trained yet")
 
@@ -115,3 +115,29 @@ def test_bad_sampling_requests_are_refused_in_plain_words(estimator):
     good = estimator(uv, np.ones(21), K, "right", world, hypotheses=1, seed=1, refine=False)
     locked = {"tokens": good[0].tokens, "parts": ["index"]}
     assert estimator(uv, np.ones(21), K, "right", world, hypotheses=2, locked=locked, refine=False)
+
+
+@pytest.mark.parametrize("kind", ["tokenizer", "transformer"])
+def test_the_bundled_configs_are_the_bundled_weights_configs(kind):
+    """configs/<kind>.json, loaded as `train all` loads it, holds the model config and the training
+    options the bundled checkpoint was trained with (issue 12: training configs nest the model's).
+    The checkpoints predate the nesting: their "train" dict is flat, model fields beside the rest."""
+    from dataclasses import asdict, fields
+
+    from maskhand.inference.model import checkpoint
+    from maskhand.inference.model.estimator import WEIGHTS
+    from maskhand.training.config import TokenizerTrainConfig, TransformerTrainConfig, load_config
+
+    cls = {"tokenizer": TokenizerTrainConfig, "transformer": TransformerTrainConfig}[kind]
+    ckpt = checkpoint.load(WEIGHTS / f"{kind}.pt", kind)
+    cfg = load_config(cls, WEIGHTS.parents[2] / "configs" / f"{kind}.json")
+    model = asdict(cfg.model)
+    if kind == "transformer":  # the fields the tokenizer fixes, as train_transformer.model_config takes them
+        tok = checkpoint.load(WEIGHTS / "tokenizer.pt", "tokenizer")["config"]
+        model.update(num_parts=6, tokens_per_part=tok["tokens_per_part"], codebook_size=tok["codebook_size"])
+    assert model == ckpt["config"]
+    paths = ("out", "tokenizer")  # where the original run wrote and read its files
+    stored = {k: v for k, v in ckpt["train"].items() if k not in paths}
+    ours = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in paths + ("model",)}
+    assert {k: v for k, v in stored.items() if k in ours} == ours
+    assert all(model[k] == v for k, v in stored.items() if k not in ours), stored

@@ -1,15 +1,20 @@
 """Training configurations: defaults in code, overrides from a JSON file, saved inside the checkpoint.
 
-A config file holds any subset of a config's fields, e.g. {"steps": 200, "batch": 64}; unknown
-keys are an error (a typo must not silently train the default).
+Each training config nests its model's own config (inference.model TokenizerConfig /
+TransformerConfig) as `model`, so the architecture is written down once. A config file holds any
+subset of the fields, the model's under "model", e.g. {"steps": 200, "model": {"hidden": 128}};
+unknown keys are an error (a typo must not silently train the default).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import ClassVar
 
 from ..errors import MaskHandError
+from ..inference.model.tokenizer import TokenizerConfig
+from ..inference.model.transformer import TransformerConfig
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "inference" / "model" / "weights"
 
@@ -27,11 +32,8 @@ class TokenizerTrainConfig:
     w_keypoints: float = 20.0      # per metre
     w_commit: float = 0.25
     out: str = str(WEIGHTS / "tokenizer.pt")
-    # model (TokenizerConfig fields)
-    tokens_per_part: int = 3
-    codebook_size: int = 256
-    code_dim: int = 32
-    hidden: int = 256
+    model: TokenizerConfig = TokenizerConfig()
+    FROM_TOKENIZER: ClassVar[tuple[str, ...]] = ()
 
 
 @dataclass(frozen=True)
@@ -54,12 +56,10 @@ class TransformerTrainConfig:
     w_betas: float = 0.1
     world_dropout: float = 0.1
     out: str = str(WEIGHTS / "transformer.pt")
-    # model (TransformerConfig fields)
-    d_model: int = 128
-    layers: int = 4
-    heads: int = 4
-    ff: int = 384
-    dropout: float = 0.0          # the data are endless and fresh; CPU dropout costs a third of a step
+    # No dropout: the data are endless and fresh; CPU dropout costs a third of a step.
+    model: TransformerConfig = TransformerConfig(dropout=0.0)
+    # The model fields the tokenizer checkpoint fixes (train_transformer.model_config); refused in files.
+    FROM_TOKENIZER: ClassVar[tuple[str, ...]] = ("num_parts", "tokens_per_part", "codebook_size")
 
 
 def load_config(cls, path: str | Path | None = None, **overrides):
@@ -74,14 +74,24 @@ def load_config(cls, path: str | Path | None = None, **overrides):
         if not isinstance(values, dict):
             raise MaskHandError(f"training config {path} must be a JSON object")
     values.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in fields(cls)}
+    model = values.pop("model", {})
+    if not isinstance(model, dict):
+        raise MaskHandError(f"training option model must be an object of model options; got {model!r}")
+    known = {f.name for f in fields(cls)} - {"model"}
+    known_model = {f.name for f in fields(cfg.model)} - set(cls.FROM_TOKENIZER)
     unknown = sorted(set(values) - known)
     if unknown:
-        raise MaskHandError(f"unknown training option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        moved = [k for k in unknown if k in known_model]
+        hint = f" ({', '.join(moved)}: a model option, written under \"model\")" if moved else ""
+        raise MaskHandError(f"unknown training option(s) {', '.join(unknown)}{hint}; known: {', '.join(sorted(known))}")
+    unknown = sorted(set(model) - known_model)
+    if unknown:
+        raise MaskHandError(f"unknown model option(s) {', '.join(unknown)}; known: {', '.join(sorted(known_model))}"
+                            + (f" ({', '.join(cls.FROM_TOKENIZER)} come from the tokenizer)" if cls.FROM_TOKENIZER else ""))
     for name in ("steps", "batch", "warmup", "pose_pool"):
         if name in values and not (isinstance(values[name], int) and values[name] >= 1):
             raise MaskHandError(f"training option {name} must be a whole number of at least 1; got {values[name]!r}")
-    cfg = replace(cfg, **values)
+    cfg = replace(cfg, **values, model=replace(cfg.model, **model))
     if cfg.held_out >= cfg.pose_pool:
         raise MaskHandError(f"held_out ({cfg.held_out}) must be smaller than pose_pool ({cfg.pose_pool})")
     return cfg

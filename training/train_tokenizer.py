@@ -15,7 +15,7 @@ import torch
 from ..handmodel.parts import PARTS
 from ..handmodel.registry import load_hand_model
 from ..inference.model import checkpoint
-from ..inference.model.tokenizer import Tokenizer, TokenizerConfig
+from ..inference.model.tokenizer import Tokenizer
 from ..inference.torch_hand import TorchHand
 from . import distributed
 from .config import TokenizerTrainConfig, as_dict
@@ -26,11 +26,6 @@ def rotation_angle_deg(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     """Angle of A^T B, degrees, elementwise over (..., 3, 3)."""
     tr = (A.transpose(-1, -2) @ B).diagonal(dim1=-2, dim2=-1).sum(-1)
     return torch.rad2deg(torch.arccos(((tr - 1) / 2).clamp(-1, 1)))
-
-
-def model_config(cfg: TokenizerTrainConfig) -> TokenizerConfig:
-    return TokenizerConfig(tokens_per_part=cfg.tokens_per_part, codebook_size=cfg.codebook_size,
-                           code_dim=cfg.code_dim, hidden=cfg.hidden)
 
 
 @torch.no_grad()
@@ -67,7 +62,7 @@ def train(cfg: TokenizerTrainConfig, log=print) -> dict:
     pool = PosePool(cfg.pose_pool, cfg.seed)
     train_idx, held_idx = pool.split(cfg.held_out)
     hand = TorchHand(load_hand_model("right")).to(d.device)
-    tok = Tokenizer(model_config(cfg)).to(d.device)
+    tok = Tokenizer(cfg.model).to(d.device)
     net = distributed.wrap(tok, d)
     opt = torch.optim.AdamW(tok.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -100,7 +95,3 @@ def train(cfg: TokenizerTrainConfig, log=print) -> dict:
         log(f"saved {cfg.out}")
     distributed.teardown(d)
     return metrics
-
-
-def load_tokenizer(path, device="cpu") -> Tokenizer:
-    return checkpoint.load_module(path, "tokenizer", lambda config: Tokenizer(TokenizerConfig(**config)), device)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -20,8 +21,10 @@ import torch.nn.functional as F
 
 from ..handmodel.registry import load_hand_model
 from ..inference.model import checkpoint
+from ..inference.model.checkpoint import load_tokenizer, load_transformer
 from ..inference.model.context import context_features
 from ..inference.model.sampling import decode
+from ..inference.model.tokenizer import NUM_PARTS
 from ..inference.model.transformer import MaskedPoseTransformer, TransformerConfig
 from ..inference.torch_hand import TorchHand
 from . import distributed
@@ -29,13 +32,12 @@ from .config import TransformerTrainConfig, as_dict
 from .detections import DetectionSet
 from .pose_data import PosePool
 from .synthetic_views import detector_noise, place_in_camera
-from .train_tokenizer import load_tokenizer
 
 
 def model_config(cfg: TransformerTrainConfig, tok) -> TransformerConfig:
-    return TransformerConfig(num_parts=6, tokens_per_part=tok.cfg.tokens_per_part,
-                             codebook_size=tok.cfg.codebook_size, d_model=cfg.d_model, layers=cfg.layers,
-                             heads=cfg.heads, ff=cfg.ff, dropout=cfg.dropout)
+    """cfg.model with the fields the tokenizer fixes (TransformerTrainConfig.FROM_TOKENIZER) taken from it."""
+    return replace(cfg.model, num_parts=NUM_PARTS, tokens_per_part=tok.cfg.tokens_per_part,
+                   codebook_size=tok.cfg.codebook_size)
 
 
 def cosine_mask(B: int, N: int, g: torch.Generator, device) -> torch.Tensor:
@@ -152,7 +154,3 @@ def train(cfg: TransformerTrainConfig, log=print) -> dict:
         log(f"saved {cfg.out}")
     distributed.teardown(d)
     return metrics
-
-
-def load_transformer(path, device="cpu") -> MaskedPoseTransformer:
-    return checkpoint.load_module(path, "transformer", lambda config: MaskedPoseTransformer(TransformerConfig(**config)), device)

@@ -1,7 +1,8 @@
 """Checkpoints carry their configuration: {"format", "kind", "config", "train", "metrics", "model"}.
 
 Loading needs nothing else and uses torch.load(weights_only=True): the file can hold tensors and
-plain Python values only, never code.
+plain Python values only, never code. load_tokenizer / load_transformer rebuild the two models of
+the generative estimator; training saves with save() and loads with these too.
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 import torch
 
 from ...errors import ModelFileError
+from .tokenizer import Tokenizer, TokenizerConfig
+from .transformer import MaskedPoseTransformer, TransformerConfig
 
 FORMAT = 1
 
@@ -51,3 +54,13 @@ def load_module(path: Path, kind: str, build, device="cpu") -> torch.nn.Module:
     except (TypeError, RuntimeError) as err:  # a config or weights of another version of the model
         raise ModelFileError(f"{Path(path).name} does not fit this version of the {kind}: {err}") from None
     return module.to(device).eval()
+
+
+def load_tokenizer(path: Path, device="cpu") -> Tokenizer:
+    """The VQ-MANO tokenizer of a "tokenizer" checkpoint, in eval mode on `device`."""
+    return load_module(path, "tokenizer", lambda config: Tokenizer(TokenizerConfig(**config)), device)
+
+
+def load_transformer(path: Path, device="cpu") -> MaskedPoseTransformer:
+    """The masked pose transformer of a "transformer" checkpoint, in eval mode on `device`."""
+    return load_module(path, "transformer", lambda config: MaskedPoseTransformer(TransformerConfig(**config)), device)

@@ -25,6 +25,7 @@ from ...handmodel.rotations import matrix_to_axis_angle
 from ..fit import FitConfig, Fitter, solve_translation
 from ..results import Hypothesis
 from ..torch_hand import TorchHand
+from .checkpoint import load_tokenizer, load_transformer
 from .context import context_features, mirror_view
 from .sampling import decode
 
@@ -58,9 +59,6 @@ class SamplingConfig:
 class GenerativeEstimator:
     def __init__(self, right_model: HandModel | None = None, tokenizer=DEFAULT_TOKENIZER,
                  transformer=DEFAULT_TRANSFORMER, device: str = "cpu", config: SamplingConfig = SamplingConfig()):
-        from ...training.train_tokenizer import load_tokenizer
-        from ...training.train_transformer import load_transformer
-
         for path in (tokenizer, transformer):
             if not Path(path).is_file():
                 raise ModelFileError(f"model checkpoint not found: {path} (train it with `python -m maskhand "
