@@ -98,3 +98,47 @@ def test_importing_the_package_loads_neither_bpy_nor_torch(tmp_path):
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     assert Path(res["file"]).resolve() == REPO / "__init__.py", res["file"]
     assert res["loaded"] == [], res["loaded"]
+
+
+def package_imports(path: Path) -> set[tuple[str, ...]]:
+    """The repository-relative modules `path` imports from this package, at any depth (function-level
+    imports too), relative imports resolved: `from ...training.config import X` in
+    inference/model/a.py -> ("training", "config") and ("training", "config", "X")."""
+    here = path.relative_to(REPO).parent.parts
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[:len(here) - (node.level - 1)]
+            elif node.module and node.module.split(".")[0] == "maskhand":
+                base = ()
+            else:
+                continue
+            module = tuple(p for p in (node.module or "").split(".") if p and p != "maskhand")
+            found.add(base + module)
+            found.update(base + module + (alias.name,) for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(tuple(a.name.split(".")[1:]) for a in node.names if a.name.split(".")[0] == "maskhand")
+    return found
+
+
+@pytest.mark.parametrize("source, file, expected", [
+    ("from ...training.config import X", "inference/model/a.py", ("training", "config")),
+    ("def f():\n    from .. import training\n", "inference/a.py", ("training",)),
+    ("import maskhand.training.config", "inference/a.py", ("training", "config")),
+    ("from maskhand.training import config", "inference/a.py", ("training",)),
+])
+def test_package_imports_resolves_relative_and_nested_imports(tmp_path, monkeypatch, source, file, expected):
+    monkeypatch.setattr(sys.modules[__name__], "REPO", tmp_path)
+    path = tmp_path / file
+    path.parent.mkdir(parents=True)
+    path.write_text(source)
+    assert expected in package_imports(path)
+
+
+def test_inference_never_imports_training():
+    """The backend's model loaders live in inference/model; training/ builds on inference/, never the
+    other way round (issue 12), so the trainer need not ship for the estimator to run."""
+    bad = {str(p.relative_to(REPO)): sorted(".".join(m) for m in package_imports(p) if m[:1] == ("training",))
+           for p in python_files(("inference",))}
+    assert {k: v for k, v in bad.items() if v} == {}
