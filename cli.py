@@ -149,7 +149,7 @@ def _animate(args) -> int:
     if args.out.suffix != ".blend" or args.out.is_dir():
         raise MaskHandError(f"--out must name a .blend file; got {args.out}")
 
-    def progress(done, total, hands):
+    def progress(done, total, index, hands):
         if done == total or done % 25 == 0:
             print(f"  {done}/{total or '?'} frames", file=sys.stderr)
 

@@ -153,7 +153,7 @@ def test_track_reports_progress_and_cancel_keeps_done_frames():
     from maskhand.inference.tracking import track
 
     seen = []
-    take = track(CLIP, (2, 11), estimator="fitted", on_frame=lambda done, total, hands: seen.append((done, total)),
+    take = track(CLIP, (2, 11), estimator="fitted", on_frame=lambda done, total, index, hands: seen.append((done, total)),
                  should_stop=lambda: len(seen) >= 1)
     assert take.cancelled and seen == [(1, 10)]
     assert take.frames.tolist() == [2] and take.fps == pytest.approx(12.0)
