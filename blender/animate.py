@@ -25,11 +25,10 @@ import numpy as np
 from mathutils import Matrix
 
 from ..errors import InputFileError, MaskHandError
+from ..handmodel.parts import SIDES, check_side
 from ..handmodel.registry import load_hand_model
-from ..rigmath.pose_to_bones import bone_quaternions, root_locations
-from ..rigmath.rig_layout import joint_bone_names
-from .build_rig import add_hand_rig, bone_rest_rotations
-from .keyframes import write_pose_action
+from .build_rig import add_hand_rig
+from .pose_keys import key_poses
 
 FRAME_OFFSET = 1
 # OpenCV camera axes -> Blender world: x -> +X, y (down) -> -Z, z (forward) -> +Y.
@@ -70,8 +69,8 @@ def animate_take(scene: bpy.types.Scene, tracks: dict, fps: float, K: np.ndarray
         raise MaskHandError(f"fps must be a positive number; got {fps!r}")
     first, last = (int(v) for v in frame_range)
     for side, trk in tracks.items():
-        if side not in ("right", "left") or trk.side != side:
-            raise MaskHandError(f"tracks are keyed by their side ('right' or 'left'); got {side!r}")
+        if check_side(side) != trk.side:
+            raise MaskHandError(f"tracks are keyed by their side; the {side!r} entry holds a {trk.side} hand")
         if len(trk.frames) and (trk.frames[0] < first or trk.frames[-1] > last):
             raise MaskHandError(f"{side} hand frames {trk.frames[0]}..{trk.frames[-1]} lie outside the "
                                 f"take's range {first}..{last}")
@@ -80,18 +79,13 @@ def animate_take(scene: bpy.types.Scene, tracks: dict, fps: float, K: np.ndarray
     t0 = time.perf_counter()
     result = AnimatedScene()
     world = Matrix(CAMERA_TO_WORLD.tolist()).to_4x4()
-    for side in ("right", "left"):
-        if side not in tracks:
-            continue
+    for side in (s for s in SIDES if s in tracks):
         trk = tracks[side]
         rig, _ = add_hand_rig(scene.collection, models[side], trk.betas)
         rig.matrix_world = world
-        names = joint_bone_names(side)
-        rest = bone_rest_rotations(rig, names)
-        quats = bone_quaternions(trk.global_orient, trk.hand_pose, rest)  # (N, 16, 4)
         frames = np.asarray(trk.frames, np.float64) + FRAME_OFFSET
-        action = write_pose_action(rig, f"{name}.{'R' if side == 'right' else 'L'}", names, frames, quats,
-                                   locations={names[0]: root_locations(trk.cam_t, rest[0])})
+        action = key_poses(rig, f"{name}.{'R' if side == 'right' else 'L'}", frames, trk.global_orient,
+                           trk.hand_pose, trk.cam_t)
         result.hands[side] = KeyedHand(side, rig, action, frames.astype(np.int64))
     result.key_seconds = time.perf_counter() - t0
 

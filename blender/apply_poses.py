@@ -9,28 +9,8 @@ import numpy as np
 
 from ..errors import RigError
 from ..handmodel.model import HandModel
-from ..rigmath.pose_to_bones import bone_quaternions, root_locations
-from ..rigmath.rig_layout import joint_bone_names
-from .build_rig import PROP_BETAS, PROP_SIDE, bone_rest_rotations
-from .keyframes import write_pose_action
-
-
-def rig_side(arm_obj) -> str:
-    """The side of a MaskHand rig, or RigError naming what is wrong with the object."""
-    if arm_obj is None:
-        raise RigError("no hand rig selected: select a MaskHand armature (Add Hand Rig makes one)")
-    if arm_obj.type != 'ARMATURE':
-        raise RigError(f"'{arm_obj.name}' is a {arm_obj.type.lower()}, not an armature")
-    side = arm_obj.get(PROP_SIDE)
-    if side not in ("right", "left"):
-        for guess in ("right", "left"):
-            missing = [n for n in joint_bone_names(guess) if n not in arm_obj.data.bones]
-            if not missing:
-                return guess
-        missing = [n for n in joint_bone_names("right") if n not in arm_obj.data.bones]
-        raise RigError(f"armature '{arm_obj.name}' is not a MaskHand rig: it lacks bones "
-                       f"{', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}")
-    return side
+from .build_rig import PROP_BETAS
+from .pose_keys import key_poses, rig_side
 
 
 def apply_sequence(arm_obj, seq, hand_model: HandModel | None = None, frame_start: int = 1):
@@ -43,10 +23,6 @@ def apply_sequence(arm_obj, seq, hand_model: HandModel | None = None, frame_star
     side = rig_side(arm_obj)
     if seq.side != side:
         raise RigError(f"the poses are for a {seq.side} hand but '{arm_obj.name}' is a {side} hand rig")
-    names = joint_bone_names(side)
-    missing = [n for n in names if n not in arm_obj.data.bones]
-    if missing:
-        raise RigError(f"rig '{arm_obj.name}' lacks bones {', '.join(missing)}")
 
     hand_pose = np.asarray(seq.hand_pose, np.float64)
     if seq.hand_mean == "mano":
@@ -63,11 +39,6 @@ def apply_sequence(arm_obj, seq, hand_model: HandModel | None = None, frame_star
         warnings.append(('INFO', f"{seq.source}: the file's hand shape differs from the rig's; "
                                  "the rig keeps its own bone lengths"))
 
-    B = bone_rest_rotations(arm_obj, names)
-    quats = bone_quaternions(seq.global_orient, hand_pose, B)
-    frames = frame_start + np.arange(len(quats), dtype=np.float64)
-    locations = None
-    if seq.transl is not None:
-        locations = {names[0]: root_locations(seq.transl, B[0])}
-    action = write_pose_action(arm_obj, seq.source, names, frames, quats, locations=locations)
+    frames = frame_start + np.arange(len(hand_pose), dtype=np.float64)
+    action = key_poses(arm_obj, seq.source, frames, seq.global_orient, hand_pose, seq.transl)
     return action, warnings

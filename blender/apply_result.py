@@ -1,31 +1,23 @@
 """One estimated hypothesis -> the pose bones of a MaskHand rig, live or keyed at one frame.
 
 The panels' hypothesis list, the Keyframe button and ``maskhand.api.apply`` all pose rigs through
-here, so they agree to the last bit with ``apply_poses.apply_sequence`` (the same Q = B^T R B maths
-of rigmath.pose_to_bones and the rig's own bone rest rotations). Everything is validated before a
-bone changes, so a bad hypothesis leaves the rig as it was.
+here, and through blender/pose_keys.py like every other path that keys a rig, so they agree to the
+last bit. Everything is validated before a bone changes, so a bad hypothesis leaves the rig as it was.
 
 Legend: J=16 MANO joints (wrist; index, middle, pinky, ring, thumb x3). Quaternions (w, x, y, z).
 A hypothesis is the JSON of inference.results.Hypothesis: {"score", "mano": {"global_orient" (3,),
 "hand_pose" (45,) flat-hand relative, the hand's own side, "betas"}, "cam_t" (3,) camera frame
-(OpenCV), "seed", "temperature", "tokens"}.
+(OpenCV), "seed", "temperature", "tokens"}, and "side" where the caller attached it (maskhand.api does).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import PoseDataError, RigError
-from ..handmodel.joints import finger_joints
-from ..rigmath.pose_to_bones import bone_quaternions, root_locations
+from ..handmodel.parts import PART_JOINTS, PARTS
 from ..rigmath.rig_layout import joint_bone_names
-from .apply_poses import rig_side
-from .build_rig import PROP_SIDE, bone_rest_rotations
-
-# The hand parts a resample can keep, named as the generative model's tokenizer names them, and the
-# MANO joints each one owns.
-PARTS = ("wrist", "index", "middle", "pinky", "ring", "thumb")
-PART_JOINTS = {"wrist": (0,), **{f: finger_joints(f) for f in PARTS[1:]}}
-
+from .build_rig import PROP_SIDE
+from .pose_keys import rig_pose, rig_side, set_pose
 
 def hypothesis_pose(hypothesis: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A hypothesis dict -> (global_orient (3,), hand_pose (45,), cam_t (3,)) float64, or PoseDataError."""
@@ -84,36 +76,29 @@ def find_rig(scene, side: str, preferred=None, active=None):
     return None
 
 
-def rig_quaternions(arm_obj, hypothesis: dict) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(bone names (J,), quaternions (J, 4), wrist location (3,)) that pose `arm_obj` as `hypothesis`.
+def hypothesis_rig_pose(arm_obj, hypothesis: dict):
+    """The RigPose (blender/pose_keys.py, N=1) that poses `arm_obj` as `hypothesis`; nothing changes yet.
 
-    The wrist location is MANO's translation in the wrist bone's rest axes: with a camera at the
-    armature's origin looking down its +z axis, the rig then lies over the hand in the image.
+    A hypothesis that names its side (maskhand.api's do) must match the rig's: a right hand's pose on
+    a left rig would land mirrored, so it is refused with RigError. The wrist location is MANO's
+    translation in the wrist bone's rest axes: with a camera at the armature's origin looking down
+    its +z axis, the rig then lies over the hand in the image.
     """
     side = rig_side(arm_obj)
+    wanted = hypothesis.get("side") if isinstance(hypothesis, dict) else None
+    if wanted is not None and wanted != side:
+        raise RigError(f"the hypothesis is for a {wanted} hand but '{arm_obj.name}' is a {side} hand rig")
     go, hp, cam_t = hypothesis_pose(hypothesis)
-    names = joint_bone_names(side)
-    missing = [n for n in names if n not in arm_obj.pose.bones]
-    if missing:
-        raise RigError(f"rig '{arm_obj.name}' lacks bones {', '.join(missing)}")
-    B = bone_rest_rotations(arm_obj, names)  # (J, 3, 3)
-    quats = bone_quaternions(go[None], hp[None], B)[0]  # (J, 4)
-    return names, quats, root_locations(cam_t[None], B[0])[0]
+    return rig_pose(arm_obj, go[None], hp[None], cam_t[None])
 
 
 def pose_rig(arm_obj, hypothesis: dict, use_location: bool = False) -> list[str]:
     """Set the rig's joint bones to `hypothesis` (no keyframes); returns the bone names posed.
 
-    use_location: also move the wrist bone by the camera translation (see rig_quaternions); else the
-    wrist stays where the rig is and only rotations change.
+    use_location: also move the wrist bone by the camera translation (see hypothesis_rig_pose);
+    else the wrist stays where the rig is and only rotations change.
     """
-    names, quats, loc = rig_quaternions(arm_obj, hypothesis)
-    for name, q in zip(names, quats):
-        pb = arm_obj.pose.bones[name]
-        pb.rotation_mode = 'QUATERNION'
-        pb.rotation_quaternion = q.tolist()
-    arm_obj.pose.bones[names[0]].location = loc.tolist() if use_location else (0.0, 0.0, 0.0)
-    return names
+    return set_pose(arm_obj, hypothesis_rig_pose(arm_obj, hypothesis), 0, use_location)
 
 
 def key_rig(arm_obj, hypothesis: dict, frame: float, use_location: bool = False) -> list[str]:
@@ -124,8 +109,7 @@ def key_rig(arm_obj, hypothesis: dict, frame: float, use_location: bool = False)
     """
     names = pose_rig(arm_obj, hypothesis, use_location)
     for name in names:
-        pb = arm_obj.pose.bones[name]
-        pb.keyframe_insert("rotation_quaternion", frame=frame, group=name)
+        arm_obj.pose.bones[name].keyframe_insert("rotation_quaternion", frame=frame, group=name)
     if use_location:
         arm_obj.pose.bones[names[0]].keyframe_insert("location", frame=frame, group=names[0])
     return names

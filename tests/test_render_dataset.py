@@ -109,7 +109,7 @@ def test_committed_clip_reads_back_with_labels():
 
 def test_self_check_catches_labels_off_by_four_millimetres():
     bpy = pytest.importorskip("bpy")
-    from maskhand.blender.render_scene import build_scene, sample_scene, self_check
+    from maskhand.tools.render_scene import build_scene, sample_scene, self_check
 
     spec = sample_scene(77, size=128, samples=1)
     scene, mesh_obj, cam, gt = build_scene(spec)

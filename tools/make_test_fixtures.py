@@ -45,14 +45,14 @@ CLIP_FPS = 12
 
 
 def fixture_spec(seed, side, gesture, view, background, size=256):
-    from maskhand.blender.render_scene import GESTURES, sample_scene
+    from maskhand.tools.render_scene import GESTURES, sample_scene
 
     return sample_scene(seed, size=size, side=side, category=gesture, hand_pose=GESTURES[gesture], view=view,
                         fill=0.72, occluder_prob=0.0, background=background)
 
 
 def make_hands(out: Path) -> None:
-    from maskhand.blender.render_scene import render_spec
+    from maskhand.tools.render_scene import render_spec
 
     for i, (seed, side, gesture, view, bg) in enumerate(IMAGES):
         spec = fixture_spec(seed, side, gesture, view, bg)
@@ -76,7 +76,7 @@ def make_hands(out: Path) -> None:
 def make_no_hand(out: Path) -> None:
     import bpy
 
-    from maskhand.blender.render_scene import build_scene
+    from maskhand.tools.render_scene import build_scene
 
     spec = fixture_spec(NO_HAND_SEED, "right", "open", "palm", "wood")
     scene, mesh_obj, _cam, _gt = build_scene(spec)
@@ -93,7 +93,7 @@ def make_no_hand(out: Path) -> None:
 def make_clip(folder: Path) -> None:
     import cv2
 
-    from maskhand.blender.render_scene import GESTURES, render_spec, sample_scene
+    from maskhand.tools.render_scene import GESTURES, render_spec, sample_scene
 
     base = sample_scene(CLIP_SEED, size=CLIP_SIZE, side="right", category="closing", hand_pose=GESTURES["open"],
                         view="palm", fill=0.72, occluder_prob=0.0, background="gradient")

@@ -73,7 +73,7 @@ def write_lists(out: Path, split: str, hand_model: str = "open") -> int:
 def render_range(out: Path, split: str, start: int, count: int, seed: int, size: int, samples: int,
                  with_verts: bool, threads: int | None = None, log=print) -> list[float]:
     """Render images start..count-1 that are not finished yet; returns seconds per rendered image."""
-    from maskhand.blender.render_scene import render_spec, sample_scene
+    from maskhand.tools.render_scene import render_spec, sample_scene
 
     (out / split / ".parts").mkdir(parents=True, exist_ok=True)
     times = []

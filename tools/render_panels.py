@@ -2,7 +2,7 @@
 
 bpy as a module has no window to screenshot, so this runs the real workflow headless (the add-on
 registered, a rig added, Estimate run on samples/hand_photo.jpg by the real backend), records what
-every panel's draw() asks for with blender/layout_recorder.py, and draws those widgets in the
+every panel's draw() asks for with tools/layout_recorder.py, and draws those widgets in the
 colours of Blender's default dark theme. Every label, value, list row and button in the picture
 comes from the live scene; the widget shapes are this script's approximation (no icons).
 
@@ -286,7 +286,7 @@ def main(argv=None) -> int:
 
     import maskhand
     from maskhand import prefs
-    from maskhand.blender.layout_recorder import record_draw
+    from maskhand.tools.layout_recorder import record_draw
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.context.preferences.addons.new().module = "maskhand"  # as enabling the add-on does, for its preferences

@@ -25,9 +25,8 @@ from ..handmodel.model import HandModel
 from ..handmodel.open_hand import load_open_hand
 from ..handmodel.pose_library import GESTURES, sample_betas, sample_poses
 from ..handmodel.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from ..rigmath.pose_to_bones import bone_quaternions, root_locations
-from ..rigmath.rig_layout import joint_bone_names
-from .build_rig import add_hand_rig, bone_rest_rotations
+from ..blender.build_rig import add_hand_rig
+from ..blender.pose_keys import rig_pose, set_pose
 
 CV_TO_BLENDER = np.diag([1.0, -1.0, -1.0])  # OpenCV camera axes -> Blender camera axes (a rotation)
 SENSOR_MM = 36.0
@@ -414,12 +413,8 @@ def build_scene(spec: SceneSpec, threads: int | None = None):
 
     arm_obj, mesh_obj = add_hand_rig(col, model, spec.betas, name="Hand")
     arm_obj.matrix_world = Matrix(CV_TO_BLENDER.tolist()).to_4x4()
-    names = joint_bone_names(spec.side)
-    B = bone_rest_rotations(arm_obj, names)
-    Q = bone_quaternions(spec.global_orient[None], spec.hand_pose[None], B)[0]
-    for j, name in enumerate(names):
-        arm_obj.pose.bones[name].rotation_quaternion = Q[j]
-    arm_obj.pose.bones[names[0]].location = root_locations(spec.transl[None], B[0])[0]
+    set_pose(arm_obj, rig_pose(arm_obj, spec.global_orient[None], spec.hand_pose[None], spec.transl[None]),
+             use_location=True)
     skin = _principled("Skin", spec.skin["rgb"], spec.skin["roughness"], spec.skin["subsurface"])
     mesh_obj.data.materials.append(skin)
 
