@@ -5,7 +5,7 @@ This file is both the Blender extension's entry point and the root of the pip pa
 (``python -m maskhand ...``) can import the package without bpy; Blender calls register().
 """
 
-_modules = ("prefs", "properties", "retarget_properties", "operators", "panels")
+_modules = ("prefs", "properties", "operators", "panels")
 
 
 def _load():
@@ -15,10 +15,16 @@ def _load():
 
 
 def register():
+    from . import scripting_name
+
     for module in _load():
         module.register()
+    scripting_name.install(__package__)
 
 
 def unregister():
+    from . import scripting_name
+
+    scripting_name.uninstall()
     for module in reversed(_load()):
         module.unregister()

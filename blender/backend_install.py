@@ -15,7 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ..inference.protocol import BackendError
+from ..errors import BackendError
 from .backend_client import PACKAGE_ROOT, STDERR_LINES
 
 REQUIREMENTS = PACKAGE_ROOT / "backend_requirements.txt"

@@ -90,8 +90,7 @@ def key_onto_blend(items, onto: str, out: Path, preset: str = "auto", mano_dir=N
 
     from ..errors import RigError
     from ..handmodel.registry import load_hand_model
-    from ..rigmath.retarget_map import JOINT_SLOTS, match_preset, preset_map, validate
-    from .retarget import armature_of, detect, retarget_sequence
+    from .retarget import armature_of, resolve_mapping, retarget_sequence
 
     blend_path, arm_name = parse_onto(onto, out)
     out = Path(out).resolve()
@@ -101,19 +100,7 @@ def key_onto_blend(items, onto: str, out: Path, preset: str = "auto", mano_dir=N
         arms = sorted(o.name for o in bpy.data.objects if o.type == 'ARMATURE')
         raise RigError(f"{blend_path.name} has no object '{arm_name}'; its armatures: {', '.join(arms) or 'none'}")
     armature_of(arm_obj)
-    names = [b.name for b in arm_obj.data.bones]
-    mappings = []
-    for seq, _frames in items:
-        if preset == "auto":
-            mapping = detect(arm_obj, seq.side)
-        else:
-            mapping = match_preset(preset, seq.side, names)
-            missing = [preset_map(preset, seq.side).bones[s] for s in JOINT_SLOTS if s not in mapping.bones]
-            if missing:
-                raise RigError(f"'{arm_name}' does not fit the {preset} preset for the {seq.side} hand: "
-                               f"it lacks {', '.join(missing)}")
-            validate(mapping, names)
-        mappings.append(mapping)
+    mappings = [resolve_mapping(arm_obj, seq.side, preset) for seq, _frames in items]
     lines, last = [], bpy.context.scene.frame_end
     for (seq, frames), mapping in zip(items, mappings):
         model = load_hand_model(seq.side, mano_dir)

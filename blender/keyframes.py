@@ -179,6 +179,21 @@ def read_pose_action(
     return out
 
 
+def keyed_frames(arm_obj: bpy.types.Object, bone_name: str) -> np.ndarray:
+    """(F,) sorted scene frames at which ``bone_name``'s rotation_quaternion[0] has keys in the
+    object's assigned action and slot (RigError when there are none)."""
+    anim = arm_obj.animation_data
+    if anim is None or anim.action is None or anim.action_slot is None:
+        raise RigError(f"object {arm_obj.name!r} has no action and slot assigned")
+    path = f'pose.bones["{bpy.utils.escape_identifier(bone_name)}"].rotation_quaternion'
+    fcurve = _slot_fcurves(anim.action, anim.action_slot).get((path, 0))
+    if fcurve is None or not len(fcurve.keyframe_points):
+        raise RigError(f"action {anim.action.name!r} holds no rotation keys of bone {bone_name!r}")
+    co = np.empty(2 * len(fcurve.keyframe_points))
+    fcurve.keyframe_points.foreach_get("co", co)
+    return np.sort(co[0::2])
+
+
 def check_armature(arm_obj, names: Sequence[str]) -> None:
     """Raise RigError unless ``arm_obj`` is an armature object holding every pose bone named."""
     if arm_obj is None or getattr(arm_obj, "type", None) != "ARMATURE":

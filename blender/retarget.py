@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import RigError
 from ..handmodel.model import HandModel
 from ..rigmath.retarget import ArmatureRest, resolve_target, retarget_quaternions
-from ..rigmath.retarget_map import RetargetMap, detect_map
+from ..rigmath.retarget_map import JOINT_SLOTS, RetargetMap, detect_map, match_preset, preset_map, validate
 from .keyframes import merge_pose_keys
 
 
@@ -43,6 +43,21 @@ def read_rest(arm_obj) -> ArmatureRest:
 def detect(arm_obj, side: str) -> RetargetMap:
     """The preset mapping that fits the armature's bone names for `side` (RigError if none)."""
     return detect_map([b.name for b in armature_of(arm_obj).data.bones], side)
+
+
+def resolve_mapping(arm_obj, side: str, preset: str = "auto") -> RetargetMap:
+    """The mapping of `side`'s hand on the armature: "auto" detects it from the bone names, a
+    preset name (rigmath.retarget_map.PRESETS) matches that preset; RigError when it does not fit."""
+    if preset == "auto":
+        return detect(arm_obj, side)
+    names = [b.name for b in armature_of(arm_obj).data.bones]
+    mapping = match_preset(preset, side, names)
+    missing = [preset_map(preset, side).bones[s] for s in JOINT_SLOTS if s not in mapping.bones]
+    if missing:
+        raise RigError(f"'{arm_obj.name}' does not fit the {preset} preset for the {side} hand: "
+                       f"it lacks {', '.join(missing)}")
+    validate(mapping, names)
+    return mapping
 
 
 def hand_quaternions(arm_obj, mapping: RetargetMap, model: HandModel, global_orient, hand_pose, betas=None,

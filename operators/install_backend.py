@@ -12,6 +12,7 @@ import bpy
 from .. import prefs
 from ..blender import backend_client, backend_install
 from ..errors import MaskHandError
+from .polls import RUNNING
 
 POLL_SECONDS = 0.2
 
@@ -173,8 +174,6 @@ class MASKHAND_OT_check_backend(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        from .modal_job import RUNNING
-
         if RUNNING["operator"] is not None:  # a hello queued behind a long track would time out and kill it
             cls.poll_message_set("The backend is busy with an estimate or track; test it afterwards")
             return False

@@ -1,37 +1,21 @@
-"""The modal plumbing the backend operators share: one job at a time, a timer that polls it, the
-status bar, Esc, and a blocking path for scripts.
+"""The one modal-job base of the backend operators (Estimate, Resample, Track Range).
 
-Not an operator module (no `classes`): estimate, resample and track import it.
+A job comes from blender/workflow.py (start_estimate, start_resample, start_track); this base only
+runs it the way Blender wants: one job at a time, a timer that feeds the job its progress, the
+status bar and progress bar, Esc, Blender dropping the handler, and a blocking path for scripts.
+Subclasses give `start(context) -> job` and `busy_text`. Not an operator module (no `classes`).
 """
 from __future__ import annotations
 
 from ..errors import MaskHandError
+from .polls import RUNNING, free_to_start
 
 POLL_SECONDS = 0.1  # timer period of the modal operators: fast enough to feel live, cheap when idle
-RUNNING: dict = {"operator": None}  # the one modal estimate/resample/track running (they share the backend)
 
 
 def report_all(operator, reports) -> None:
     for level, msg in reports:
         operator.report({level}, msg)
-
-
-def begin_modal(op, context, text: str):
-    RUNNING["operator"] = op.bl_idname
-    context.scene.maskhand.estimate.running = True
-    op._timer = context.window_manager.event_timer_add(POLL_SECONDS, window=context.window)
-    context.window_manager.modal_handler_add(op)
-    set_status(context, f"MaskHand: {text}")
-    return {'RUNNING_MODAL'}
-
-
-def end_modal(op, context):
-    RUNNING["operator"] = None
-    context.scene.maskhand.estimate.running = False
-    if op._timer is not None:
-        context.window_manager.event_timer_remove(op._timer)
-        op._timer = None
-    set_status(context, None)
 
 
 def set_status(context, text) -> None:
@@ -44,21 +28,9 @@ def set_status(context, text) -> None:
             area.tag_redraw()
 
 
-def free_to_start(cls, context) -> bool:
-    """poll() of every backend operator: the add-on is registered and no other job runs."""
-    if context.scene is None or not hasattr(context.scene, "maskhand"):
-        return False
-    if RUNNING["operator"] is not None:
-        cls.poll_message_set("An estimate or track is already running")
-        return False
-    return True
+class BackendJobOperator:
+    """Mixin for operators whose work is one backend job (see the module docstring)."""
 
-
-class EstimateJobOperator:
-    """Mixin for operators whose work is one estimate request: subclasses give `start(context)` ->
-    job, `noun` ("Estimate") and `busy_text`; finishing is operators.estimate.finish_estimate."""
-
-    noun = "Estimate"
     busy_text = "Working... (Esc cancels)"
     _job = None
     _timer = None
@@ -73,18 +45,19 @@ class EstimateJobOperator:
 
     def execute(self, context):
         """Blocking: for scripts and the Python console."""
-        from .estimate import finish_estimate
-
         try:
             job = self.start(context)
             try:
                 job.handle.wait()
             except MaskHandError:
-                pass  # finish_estimate raises it again, after removing a temporary picture
-            reports = finish_estimate(context, job)
+                pass  # finish raises it again, after cleaning up the source
+            job.take(job.handle.progress)
+            reports = job.finish(context)
         except MaskHandError as err:
             self.report({'ERROR'}, str(err))
             return {'CANCELLED'}
+        finally:
+            context.scene.maskhand.estimate.progress = 0.0
         report_all(self, reports)
         return {'FINISHED'}
 
@@ -96,38 +69,55 @@ class EstimateJobOperator:
         except MaskHandError as err:
             self.report({'ERROR'}, str(err))
             return {'CANCELLED'}
-        return begin_modal(self, context, self.busy_text)
+        RUNNING["operator"] = self.bl_idname
+        context.scene.maskhand.estimate.running = True
+        self._timer = context.window_manager.event_timer_add(POLL_SECONDS, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        if self._job.fraction is not None:
+            context.window_manager.progress_begin(0, 100)
+        set_status(context, f"MaskHand: {self.busy_text}")
+        return {'RUNNING_MODAL'}
 
     def modal(self, context, event):
-        from .estimate import finish_estimate
-
+        job = self._job
         if event.type == 'ESC' and event.value == 'PRESS':
             self._esc = True
-            self._job.handle.cancel()
+            job.handle.cancel()
+            set_status(context, "MaskHand: cancelling...")
         if event.type != 'TIMER':
             return {'PASS_THROUGH'}
         try:
-            for p in self._job.handle.poll():
-                if p.get("message"):
-                    set_status(context, f"MaskHand: {p['message']}")
-            if not self._job.done:
+            text = job.take(job.handle.poll())
+            if text:
+                set_status(context, f"MaskHand: {text}")
+            if job.fraction is not None and text:
+                context.scene.maskhand.estimate.progress = 100.0 * job.fraction
+                context.window_manager.progress_update(int(100.0 * job.fraction))
+            if not job.done:
                 return {'RUNNING_MODAL'}
-            end_modal(self, context)
-            if self._job.handle.cancelled or self._esc:  # a result racing the Esc: dropped
-                self._job.source.discard()
-                self.report({'INFO'}, f"{self.noun} cancelled; nothing changed")
-                return {'CANCELLED'}
-            reports = finish_estimate(context, self._job)
+            self._end(context)
+            reports = job.finish(context, cancelled=job.handle.cancelled or self._esc)
         except MaskHandError as err:
-            end_modal(self, context)
+            self._end(context)
             self.report({'ERROR'}, str(err))
             return {'CANCELLED'}
         report_all(self, reports)
         return {'FINISHED'}
 
     def cancel(self, context):
-        """Blender dropped the handler (a file was opened, the window closed): stop and clean up."""
+        """Blender dropped the handler (a file was opened, the window closed): stop, change nothing."""
         if self._job is not None:
             self._job.handle.cancel()
-            self._job.source.discard()
-        end_modal(self, context)
+            self._job.discard()
+        self._end(context)
+
+    def _end(self, context) -> None:
+        RUNNING["operator"] = None
+        settings = context.scene.maskhand.estimate
+        settings.running, settings.progress = False, 0.0
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
+            if self._job is not None and self._job.fraction is not None:
+                context.window_manager.progress_end()
+        set_status(context, None)

@@ -14,7 +14,7 @@ from ..rigmath.retarget_map import load_map, save_map, validate
 
 
 def _settings(context):
-    return context.scene.maskhand_retarget
+    return context.scene.maskhand.retarget
 
 
 def _target(context):

@@ -1,7 +1,7 @@
 """The "Hypotheses" panel: the ranked poses of each hand found, Resample with locks, Keyframe."""
 import bpy
 
-from ..blender.apply_result import PARTS
+from ..handmodel.parts import PARTS
 from .sidebar import SidebarPanel
 
 

@@ -9,7 +9,7 @@ class MASKHAND_UL_retarget_slots(bpy.types.UIList):
     """One row per slot: the MANO joint and a bone picker searching the character's bones."""
 
     def draw_item(self, context, layout, _data, item, _icon, _active_data, _active_prop, _index=0):
-        target = context.scene.maskhand_retarget.target
+        target = context.scene.maskhand.retarget.target
         row = layout.row(align=True)
         split = row.split(factor=0.35)
         split.label(text=item.slot)
@@ -28,7 +28,7 @@ class MASKHAND_PT_retarget(SidebarPanel, bpy.types.Panel):
 
     def draw(self, context):
         layout = self.layout
-        s = context.scene.maskhand_retarget
+        s = context.scene.maskhand.retarget
         layout.prop(s, "target")
         layout.row().prop(s, "side", expand=True)
         row = layout.row(align=True)

@@ -1,8 +1,13 @@
-"""Scene settings of MaskHand: one PropertyGroup at ``Scene.maskhand``, saved with the .blend."""
+"""Scene settings of MaskHand: one PropertyGroup at ``Scene.maskhand``, saved with the .blend.
+
+Its groups, one file each: ``.estimate`` (photo/video estimation and the hypotheses found,
+properties/estimate.py) and ``.retarget`` (the character and its bone mapping, properties/retarget.py).
+"""
 import bpy
 
-from . import hypotheses_properties
-from .hypotheses_properties import MaskHandEstimateSettings
+from . import estimate, retarget
+from .estimate import MaskHandEstimateSettings
+from .retarget import MaskHandRetargetSettings
 
 
 def _is_armature(_self, obj) -> bool:
@@ -45,9 +50,14 @@ class MaskHandSettings(bpy.types.PropertyGroup):
         description="Photo and video estimation: source, sampling, locks, tracking and the hypotheses found",
         type=MaskHandEstimateSettings,
     )
+    retarget: bpy.props.PointerProperty(
+        name="Retarget",
+        description="Retargeting onto a character's hand: the target armature and its bone mapping",
+        type=MaskHandRetargetSettings,
+    )
 
 
-classes = hypotheses_properties.classes + (MaskHandSettings,)
+classes = estimate.classes + retarget.classes + (MaskHandSettings,)
 
 
 def register():

@@ -3,13 +3,14 @@
 What the Estimate, Hypotheses and Track panels edit, plus what the last estimate found: the ranked
 hypotheses of every detected hand, each kept as its JSON so a .blend reopens with the list intact.
 Selecting a hypothesis poses its hand's rig at once (no keyframe): the list is a live preview.
-Registered by properties.py before MaskHandSettings, which points at it.
+Registered by properties/__init__.py before MaskHandSettings, which points at it.
 """
 import json
 
 import bpy
 
-from .blender.apply_result import PARTS
+from ..blender import workflow
+from ..handmodel.parts import PARTS
 
 SOURCE_KINDS = (
     ('FILE', "Image File", "An image or movie file on disk"),
@@ -19,29 +20,10 @@ SOURCE_KINDS = (
     ('CAMERA_BG', "Camera Background", "The active camera's first visible background image or clip"),
 )
 
-_posing = {"busy": False}  # re-entrancy guard: posing from an update callback must not recurse
-
 
 def _pose_active(self, context):
-    """Active-index update: pose the chosen hypothesis's rig live (errors go to the console only,
-    because an update callback cannot report to the info area)."""
-    if _posing["busy"] or not (0 <= self.active_index < len(self.hypotheses)):
-        return
-    from .blender.apply_result import find_rig, pose_rig
-
-    item = self.hypotheses[self.active_index]
-    for other in self.hypotheses:
-        if other.side == item.side and other.hand_index == item.hand_index:
-            other.chosen = other == item
-    _posing["busy"] = True
-    try:
-        rig = find_rig(context.scene, item.side, context.scene.maskhand.rig, context.active_object)
-        if rig is not None:
-            pose_rig(rig, item.hypothesis(), self.use_camera_translation)
-    except Exception as err:  # noqa: BLE001 - a broken payload must not break the UI list
-        print(f"MaskHand: cannot pose the rig with hypothesis {item.rank}: {err}")
-    finally:
-        _posing["busy"] = False
+    """Active-index update: pose the chosen hypothesis's rig live (blender/workflow.pose_active)."""
+    workflow.pose_active(self, context)
 
 
 class MaskHandHypothesis(bpy.types.PropertyGroup):

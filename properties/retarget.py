@@ -1,12 +1,12 @@
-"""Retargeting settings at ``Scene.maskhand_retarget``: the target armature and its editable mapping.
+"""Retargeting settings at ``Scene.maskhand.retarget``: the target armature and its editable mapping.
 
 The mapping lists every slot (16 MANO joints, 4 metacarpals, 5 fingertips) with the bone that plays
 it; the panel edits it, Detect and the preset dropdown fill it, Save/Load write it as JSON
-(rigmath.retarget_map's layout). Registered from the root __init__ after properties.py.
+(rigmath.retarget_map's layout). Registered by properties/__init__.py before MaskHandSettings.
 """
 import bpy
 
-from .rigmath.retarget_map import PRESET_LABELS, PRESETS, SLOTS, RetargetMap, match_preset, preset_map
+from ..rigmath.retarget_map import PRESET_LABELS, PRESETS, SLOTS, RetargetMap, match_preset, preset_map
 
 PRESET_ITEMS = tuple((p.upper(), PRESET_LABELS[p], f"Bone names of a {PRESET_LABELS[p]} rig") for p in PRESETS) + (
     ('CUSTOM', "Custom", "A mapping edited by hand or loaded from a JSON file"),)
@@ -72,14 +72,3 @@ class MaskHandRetargetSettings(bpy.types.PropertyGroup):
 
 classes = (MaskHandRetargetSlot, MaskHandRetargetSettings)
 
-
-def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
-    bpy.types.Scene.maskhand_retarget = bpy.props.PointerProperty(type=MaskHandRetargetSettings)
-
-
-def unregister():
-    del bpy.types.Scene.maskhand_retarget
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)

@@ -19,7 +19,7 @@ BLENDER_ONLY = {"bpy", "bpy_extras", "mathutils", "bmesh", "gpu", "addon_utils",
 BACKEND_ONLY = {"torch", "torchvision", "mediapipe", "cv2", "smplx", "anny"}
 
 CORE = ("handmodel", "rigmath", "posefiles", "inference", "training", "evaluation")
-BLENDER_SIDE = ("__init__.py", "prefs.py", "properties.py", "hypotheses_properties.py", "retarget_properties.py",
+BLENDER_SIDE = ("__init__.py", "prefs.py", "properties",
                 "api.py", "operators", "panels", "blender")
 
 
@@ -75,7 +75,7 @@ def test_imported_roots_finds_every_absolute_import(source, roots):
 
 def test_files_are_found():
     blender_side = {str(p.relative_to(REPO)) for p in python_files(BLENDER_SIDE)}
-    for needed in ("__init__.py", "prefs.py", "properties.py", "operators/__init__.py", "panels/main.py"):
+    for needed in ("__init__.py", "prefs.py", "properties/__init__.py", "operators/__init__.py", "panels/main.py"):
         assert needed in blender_side, sorted(blender_side)
     assert python_files(CORE), "no core files found; the folder names in CORE are stale"
 

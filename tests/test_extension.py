@@ -3,6 +3,7 @@
 Everything runs through Blender's own tools (blender_ext.py, extension repos, addon_utils), and the
 bpy part runs in a fresh subprocess so its state, and a possible hang at exit, never reach pytest.
 """
+import ast
 import json
 import os
 import subprocess
@@ -15,7 +16,8 @@ from extension_install import INSTALL_PROLOGUE, RESULT_EPILOGUE
 REPO = Path(__file__).resolve().parents[1]
 
 # What must never ship in the extension zip: developer files of the pip package and of git.
-DEV_ONLY = ("tests/", "tools/", "docs/", ".venv/", ".git/", ".ci/", "benchmarks/", "pyproject.toml")
+DEV_ONLY = ("tests/", "tools/", "docs/", ".venv/", ".git/", ".ci/", "benchmarks/", "pyproject.toml",
+            "training/", "evaluation/", "cli.py", "__main__.py")
 
 # Run by a fresh `python` with bpy; prints one JSON line with everything the tests assert.
 INSTALL_SCRIPT = INSTALL_PROLOGUE + r'''
@@ -47,8 +49,17 @@ out["rig_poll"] = {
     kind: rig_poll(None, bpy.data.objects.new(kind, data))
     for kind, data in (("ARMATURE", bpy.data.armatures.new("a")), ("MESH", bpy.data.meshes.new("m")))
 }
+import maskhand as by_name  # docs/SCRIPTING.md: scripts import the extension as plain maskhand
+from maskhand import api as api_by_name
+out["scripting_name"] = {"package": by_name.__name__, "api": api_by_name.__name__,
+                         "one_workflow": api_by_name.workflow is sys.modules[mod + ".blender.workflow"]}
 addon_utils.disable(mod, default_set=True)
 out["disabled"] = state(mod)
+try:
+    import maskhand as after
+    out["name_after_disable"] = after.__name__
+except ImportError:
+    out["name_after_disable"] = None
 ''' + RESULT_EPILOGUE
 
 
@@ -64,12 +75,36 @@ def test_manifest_validates(blender_ext, blender_tags):
 
 def test_zip_holds_the_addon_and_no_dev_files(extension_zip):
     names = zipfile.ZipFile(extension_zip).namelist()
-    for needed in ("blender_manifest.toml", "LICENSE", "__init__.py", "prefs.py", "properties.py",
+    for needed in ("blender_manifest.toml", "LICENSE", "__init__.py", "prefs.py", "properties/__init__.py",
                    "operators/__init__.py", "panels/main.py"):
         assert needed in names, (needed, names)
     leaked = [n for n in names if n.startswith(DEV_ONLY) or "__pycache__" in n or ".egg-info" in n
               or any(part.startswith(".") for part in n.split("/"))]
     assert leaked == [], leaked
+
+
+def test_shipped_code_imports_only_shipped_code(extension_zip):
+    """Every import of a MaskHand module in the zip resolves inside the zip (nothing shipped leans on
+    training/, tools/, evaluation/ or the command line, which stay out of it)."""
+    zf = zipfile.ZipFile(extension_zip)
+    names = set(zf.namelist())
+    modules = {n[:-3].replace("/", ".").removesuffix(".__init__") for n in names if n.endswith(".py")}
+    modules.add("")  # the package root
+    unresolved = {}
+    for name in sorted(n for n in names if n.endswith(".py")):
+        package = name[:-3].replace("/", ".").rsplit(".", 1)[0] if "/" in name else ""
+        if name.endswith("__init__.py"):
+            package = name[: -len("__init__.py")].rstrip("/").replace("/", ".")
+        for node in ast.walk(ast.parse(zf.read(name).decode("utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.level > 0):
+                continue
+            base = package.split(".") if package else []
+            base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+            target = ".".join(base + ([node.module] if node.module else []))
+            candidates = [target] + [f"{target}.{a.name}".lstrip(".") for a in node.names]
+            if not any(c in modules for c in candidates):
+                unresolved.setdefault(name, []).append("." * node.level + (node.module or ""))
+    assert unresolved == {}, unresolved
 
 
 def test_install_enable_disable(extension_zip, tmp_path):
@@ -91,6 +126,9 @@ def test_install_enable_disable(extension_zip, tmp_path):
     assert res["defaults"] == {"side": "RIGHT", "import_fps": 0}, res["defaults"]  # 0: the file's own rate
     assert res["prefs"] == {"type": "MaskHandPreferences", "mano_dir": ""}, res["prefs"]
     assert res["rig_poll"] == {"ARMATURE": True, "MESH": False}, res["rig_poll"]
+    assert res["scripting_name"] == {"package": res["module"], "api": res["module"] + ".api",
+                                     "one_workflow": True}, res["scripting_name"]
+    assert res["name_after_disable"] != res["module"], "maskhand still names the disabled extension"
 
     assert not off["loaded"] and not off["in_prefs"], off
     assert not any(off["ops"].values()), off["ops"]

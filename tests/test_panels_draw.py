@@ -1,7 +1,7 @@
 """Every panel's draw() runs on real bpy data, and every name it uses resolves (issue 5, panels).
 
 bpy as a module never draws a panel, so a misspelt property or operator id would only appear as a
-red error in a user's sidebar. blender/layout_recorder.py runs draw() the way Blender would and
+red error in a user's sidebar. tools/layout_recorder.py runs draw() the way Blender would and
 raises on names Blender cannot resolve; these tests drive each panel through its branches (every
 source kind, a populated hypotheses list, a running track, a retarget mapping), the preferences,
 and the panel picture's renderer (tools/render_panels.py).
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 bpy = pytest.importorskip("bpy")
-from maskhand.blender.layout_recorder import LayoutError, record_draw  # noqa: E402
+from maskhand.tools.layout_recorder import LayoutError, record_draw  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -110,7 +110,7 @@ def test_retarget_panel_lists_the_mapping_once_detected(addon):
 
     cls = _panels()["MASKHAND_PT_retarget"]
     assert "Detect the mapping or pick a preset" in _texts(record_draw(cls, bpy.context), "label")
-    s = bpy.context.scene.maskhand_retarget
+    s = bpy.context.scene.maskhand.retarget
     s.target = add_hand_rig(bpy.context.scene.collection, load_open_hand("right"), name="Character")[0]
     bpy.ops.pose.maskhand_retarget_detect()
     tree = record_draw(cls, bpy.context)

@@ -156,7 +156,7 @@ def addon():
 
 def test_panel_operators_detect_save_load_and_key(fresh_scene, addon, tmp_path):
     obj = build("mpfb")
-    s = bpy.context.scene.maskhand_retarget
+    s = bpy.context.scene.maskhand.retarget
     s.target = obj
     assert hasattr(bpy.types, "MASKHAND_PT_retarget") and hasattr(bpy.types, "MASKHAND_UL_retarget_slots")
     bpy.context.view_layer.objects.active = obj
@@ -233,7 +233,7 @@ def test_estimate_button_keys_the_chosen_hypothesis_on_the_character(fresh_scene
     if not hasattr(bpy.context.scene.maskhand, "estimate"):
         pytest.skip("the estimate panel's settings are not in this build")
     obj = build("mpfb")
-    s = bpy.context.scene.maskhand_retarget
+    s = bpy.context.scene.maskhand.retarget
     s.target = obj
     bpy.ops.pose.maskhand_retarget_detect()
     assert not bpy.ops.anim.maskhand_retarget_estimate.poll()  # no estimate yet

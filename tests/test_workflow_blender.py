@@ -15,7 +15,8 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 from maskhand.blender import backend_client  # noqa: E402
-from maskhand.blender.apply_result import PART_JOINTS, read_pose  # noqa: E402
+from maskhand.blender.apply_result import read_pose  # noqa: E402
+from maskhand.handmodel.parts import PART_JOINTS  # noqa: E402
 from maskhand.blender.build_rig import add_hand_rig  # noqa: E402
 from maskhand.blender.source_image import png_bytes  # noqa: E402
 from maskhand.handmodel.open_hand import load_open_hand  # noqa: E402
@@ -33,12 +34,12 @@ def addon():
     """The add-on registered in this process, its operators on a backend run by this venv's Python."""
     import maskhand
     from maskhand import api
-    from maskhand.operators import estimate as estimate_op
+    from maskhand.blender import workflow
 
     maskhand.register()
     client = api.use_interpreter(sys.executable)
     yield client
-    estimate_op._override["client"] = None
+    workflow.use_client(None)
     maskhand.unregister()
     backend_client.shutdown_all()
 
@@ -109,11 +110,14 @@ class ModalRun:
 
     def __init__(self, operator_class, job):
         self.cls, self._job, self._timer, self.bl_idname = operator_class, job, None, operator_class.bl_idname
-        self._esc = False  # as the operator's class attribute (operators.modal_job) starts it
+        self._esc = False  # as the operator's class attribute (operators/modal_job.py) starts it
         self.reports = []
 
     def report(self, level, message):
         self.reports.append((sorted(level)[0], message))
+
+    def _end(self, context):
+        return self.cls._end(self, context)
 
     def step(self, key="TIMER", value="NOTHING"):
         event = type("Event", (), {"type": key, "value": value})()
@@ -157,7 +161,8 @@ def test_resample_keeps_locked_fingers(rigs):
     s = settings()
     s.image_path = str(RGB / "00000004.jpg")  # a right hand, spread
     s.hypotheses_count, s.seed = 4, 0
-    from maskhand.operators.estimate import MASKHAND_OT_estimate, start_estimate
+    from maskhand.blender.workflow import start_estimate
+    from maskhand.operators.estimate import MASKHAND_OT_estimate
 
     run = ModalRun(MASKHAND_OT_estimate, start_estimate(bpy.context))  # the button's modal path
     result = {'RUNNING_MODAL'}
@@ -197,7 +202,8 @@ def test_track_range_keys_the_clip(rigs):
 
 
 def test_esc_during_track_keeps_only_completed_frames(rigs):
-    from maskhand.operators.track import MASKHAND_OT_track_range, start_track
+    from maskhand.blender.workflow import start_track
+    from maskhand.operators.track import MASKHAND_OT_track_range
 
     right, _ = rigs
     s = settings()
@@ -224,7 +230,7 @@ def test_esc_during_track_keeps_only_completed_frames(rigs):
 
 
 def test_cancelled_track_can_key_nothing(rigs):
-    from maskhand.operators.track import finish_track, start_track
+    from maskhand.blender.workflow import finish_track, start_track
 
     right, _ = rigs
     s = settings()
@@ -245,7 +251,7 @@ def test_cancelled_track_can_key_nothing(rigs):
 
 
 def test_killed_backend_is_reported_and_the_next_estimate_works(rigs, addon):
-    from maskhand.operators.estimate import finish_estimate, start_estimate
+    from maskhand.blender.workflow import finish_estimate, start_estimate
 
     right, _ = rigs
     s = settings()
@@ -373,3 +379,97 @@ def test_movie_clip_and_camera_background_sources(tmp_path):
         assert ok and sides[:1] == ["right"], results
         assert w_index02 < 0.999, f"{kind}: the index finger was not posed ({w_index02})"
     assert "before the first frame" in results[2], results
+
+
+# -- maskhand.api: the whole job from a script (issue 12) ---------------------------------------------
+def test_button_and_api_give_the_same_pose(rigs):
+    """The Estimate button and api.estimate + api.apply run the same workflow: the same bones."""
+    from maskhand import api
+
+    right, _ = rigs
+    s = settings()
+    s.image_path, s.hypotheses_count, s.seed, s.temperature = str(RGB / "00000004.jpg"), 3, 0, 1.0
+    assert bpy.ops.view3d.maskhand_estimate() == {'FINISHED'}
+    by_button = read_pose(right)
+    for name in joint_bone_names("right"):
+        right.pose.bones[name].rotation_quaternion = (1.0, 0.0, 0.0, 0.0)
+    hands = api.estimate(RGB / "00000004.jpg", hypotheses=3, seed=0, temperature=1.0)
+    best = next(h for h in hands if h["side"] == "right")["hypotheses"][0]
+    assert best["side"] == "right"
+    api.apply(best, right.name)  # by name
+    assert np.allclose(read_pose(right), by_button, atol=1e-9), "button and API posed the rig differently"
+
+
+def test_api_add_rig_and_apply_checks_side_and_frame(fresh_scene, addon):
+    from maskhand import api
+    from maskhand.errors import MaskHandError
+
+    left = api.add_rig("left", name="Hero.L")
+    assert left.name == "Hero.L" and left["maskhand_side"] == "left" and left.type == 'ARMATURE'
+    right = api.add_rig()
+    assert right["maskhand_side"] == "right"
+    with pytest.raises(MaskHandError, match="side must be"):
+        api.add_rig("up")
+    hands = api.estimate(RGB / "00000004.jpg", hypotheses=1)
+    best = next(h for h in hands if h["side"] == "right")["hypotheses"][0]
+    before = read_pose(left).copy()
+    with pytest.raises(MaskHandError, match="for a right hand but 'Hero.L' is a left hand rig"):
+        api.apply(best, left)
+    assert np.array_equal(read_pose(left), before) and left.animation_data is None
+    with pytest.raises(MaskHandError, match="no object named"):
+        api.apply(best, "no such rig")
+    fresh_scene.frame_set(3)
+    api.apply(best, right, frame=10, keyframe=True)
+    assert fresh_scene.frame_current == 3, "apply moved the scene's frame"
+    assert keys_per_bone(right)["wrist.R"] == [10.0]
+    api.apply(best, right, frame=12, go_to_frame=True)
+    assert fresh_scene.frame_current == 12
+
+
+def test_api_track_keys_the_clip_and_adds_missing_rigs(fresh_scene, addon):
+    from maskhand import api
+
+    calls = []
+    actions = api.track(CLIP, frames=(1, 6), hypotheses=1, seed=0, smoothing=0.5,
+                        on_frame=lambda done, total: calls.append((done, total)))
+    assert set(actions) == {"right"}, actions
+    rig = bpy.data.objects[next(o.name for o in bpy.data.objects if o.get("maskhand_side") == "right")]
+    assert rig.animation_data.action == actions["right"]
+    assert keys_per_bone(rig)["wrist.R"] == [float(f) for f in range(1, 7)]  # frame i -> scene frame i + 1
+    assert [d for d, _ in calls] == list(range(1, 7)) and all(t == 6 for _, t in calls), calls
+
+    # The same take onto a given rig (by name), and on to a character's hand by retargeting.
+    from retarget_rigs import build_smplx_hands
+
+    again = api.track(CLIP, frames=(1, 6), rigs={"right": rig.name})
+    assert set(again) == {"right"} and rig.animation_data.action == again["right"]
+    assert actions["right"].use_fake_user, "the rig's earlier take was dropped"
+    character = build_smplx_hands("Character")
+    action = api.retarget(again["right"], character, preset="auto")
+    assert character.animation_data.action == action
+    keyed = sorted({k.co[0] for fc in character.animation_data.action.layers[0].strips[0].channelbags[0].fcurves
+                    for k in fc.keyframe_points})
+    assert keyed == [float(f) for f in range(1, 7)], keyed
+
+
+def test_api_track_backend_killed_from_on_frame(rigs, addon):
+    """Killing the backend mid-track raises a BackendError that says so; the rig keeps its previous
+    action (no half-written take); the next call starts a fresh backend and works."""
+    from maskhand import api
+    from maskhand.errors import BackendError
+
+    right, _ = rigs
+    assert api.apply(api.estimate(RGB / "00000004.jpg", hypotheses=1)[0]["hypotheses"][0], right,
+                     frame=1, keyframe=True)
+    previous = right.animation_data.action
+    starts = addon.starts
+
+    def kill_after_three(done, total):
+        if done == 3:
+            addon.kill("the test killed the backend")
+
+    with pytest.raises(BackendError, match=r"stopped during the track after \d+ frame.*killed the backend"):
+        api.track(CLIP, rigs={"right": right}, on_frame=kill_after_three)
+    assert right.animation_data.action == previous and keys_per_bone(right)["wrist.R"] == [1.0]
+    actions = api.track(CLIP, frames=(1, 3), rigs={"right": right})
+    assert addon.starts == starts + 1 and right.animation_data.action == actions["right"]

@@ -1,0 +1,465 @@
+"""The estimate, resample and track workflow on Blender's side: one home, read top-down.
+
+The sidebar's buttons (operators/) and ``maskhand.api`` are thin calls into this module, so a
+button and a script run the same code and give the same pose. One request's life:
+
+1. ``backend(context)``: the backend client (the one a script chose, else the preferences').
+2. ``start_estimate`` / ``start_resample`` / ``start_track``: resolve the picture at the current
+   frame (blender/source_image.py), send one request, return a job at once; nothing blocks.
+3. ``job.take(payloads)``: the request's progress, fed from a timer (operators/modal_job.py) or
+   from a blocking loop (scripts); ``job.done`` says when its final reply is in.
+4. ``job.finish(context, cancelled)``: an estimate fills the hypotheses list and poses the rig of
+   each side; a resample swaps one hand's hypotheses (its locked joints kept from the base); a
+   track builds one Take from the backend's frames (inference/take.py, the backend's own
+   structures), smooths it and keys one new action per rig (``key_take``).
+
+Everything is checked before the scene changes: a failure raises MaskHandError and leaves the scene
+as it was. Hands and hypotheses are the backend's JSON (inference/results.py, docs/PREDICT.md).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import MaskHandError
+from ..inference.take import Take, TakeBuilder
+from . import backend_client
+from .apply_result import find_rig, hypothesis_rig_pose, key_rig, merge_locked, pose_rig
+from .pose_keys import key_rig_pose, rig_pose, rig_side
+from .source_image import Source, resolve_source
+
+# -- 1. the backend client ---------------------------------------------------------------------------
+_script_client: list = [None]  # set by use_client (maskhand.api.use_interpreter): scripts without preferences
+
+
+def use_client(client: backend_client.BackendClient | None) -> None:
+    """Make `client` the one every button and API call uses (None: back to the preferences')."""
+    _script_client[0] = client
+
+
+def backend(context) -> backend_client.BackendClient:
+    """The backend client: the one a script chose (use_client), else the add-on preferences'."""
+    if _script_client[0] is not None:
+        return _script_client[0]
+    from .. import prefs
+
+    return prefs.backend(context)
+
+
+# -- 2. estimate and resample ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Resample:
+    """What a resample keeps: the hand of `side` nearest `base_hand`, the joints of `parts` from `base`."""
+    side: str
+    base: dict
+    base_hand: dict
+    parts: tuple = ()
+
+
+@dataclass
+class EstimateJob:
+    """One estimate (or resample) in flight; `resample` is None for a plain estimate."""
+    source: Source
+    handle: backend_client.RequestHandle
+    scene_frame: int
+    seed: int
+    resample: Resample | None = None
+    noun: str = "Estimate"
+    fraction = None  # an estimate has no frame count to show
+
+    @property
+    def done(self) -> bool:
+        return self.handle.done
+
+    def take(self, payloads) -> str | None:
+        """The status text of the newest progress message, if any."""
+        texts = [p["message"] for p in payloads if p.get("message")]
+        return texts[-1] if texts else None
+
+    def discard(self) -> None:
+        self.source.discard()
+
+    def finish(self, context, cancelled: bool = False) -> list[tuple[str, str]]:
+        if cancelled:  # a result racing the Esc is dropped too
+            self.discard()
+            return [('INFO', f"{self.noun} cancelled; nothing changed")]
+        return finish_estimate(context, self)
+
+
+def estimate_payload(settings, seed: int) -> dict:
+    """The sampling options of the Estimate panel, as the backend's estimate request takes them."""
+    return {"hypotheses": settings.hypotheses_count, "seed": seed, "temperature": settings.temperature,
+            "max_hands": settings.max_hands}
+
+
+def start_estimate(context, seed: int | None = None, resample: Resample | None = None) -> EstimateJob:
+    """Resolve the source at the current frame and send its estimate request; returns at once.
+
+    A still image is sent as its path; a frame of a movie or sequence as the source and the frame
+    number (the backend reads the frame itself).
+    """
+    settings = context.scene.maskhand.estimate
+    seed = settings.seed if seed is None else seed
+    source = resolve_source(settings, context.scene)
+    frame = context.scene.frame_current
+    payload = estimate_payload(settings, seed)
+    try:
+        if resample is not None and resample.parts and resample.base.get("tokens"):
+            payload["locked"] = {resample.side: {"tokens": resample.base["tokens"], "parts": list(resample.parts)}}
+        if source.is_still:
+            payload["image"] = source.path
+        else:
+            n = source.source_frame(frame)
+            if n < 0:
+                raise MaskHandError(f"scene frame {frame} is before the first frame of {source.label}")
+            payload.update(source=source.path, frame=n)
+        handle = backend(context).request("estimate", payload)
+    except BaseException:
+        source.discard()
+        raise
+    return EstimateJob(source, handle, frame, seed, resample, "Estimate" if resample is None else "Resample")
+
+
+def start_resample(context) -> EstimateJob:
+    """Resample the active hypothesis's hand with the next seed, keeping the locked parts."""
+    settings = context.scene.maskhand.estimate
+    if not (0 <= settings.active_index < len(settings.hypotheses)):
+        raise MaskHandError("there is no hypothesis to resample; run Estimate first")
+    item = settings.hypotheses[settings.active_index]
+    spec = Resample(item.side, item.hypothesis(), item.hand(), tuple(settings.locked_parts()))
+    return start_estimate(context, seed=settings.seed + 1, resample=spec)
+
+
+def finish_estimate(context, job: EstimateJob) -> list[tuple[str, str]]:
+    """Put a finished request's hands into the hypotheses list and pose the matching rigs.
+
+    Returns (level, message) reports. Raises the request's BackendError (nothing changed then).
+    A picture with no hand (of the resampled side) raises MaskHandError and changes nothing.
+    """
+    try:
+        value = job.handle.value()
+    finally:
+        job.discard()
+    hands = with_sides(value["hands"])
+    settings = context.scene.maskhand.estimate
+    spec = job.resample
+    if spec is not None:
+        hands = [h for h in hands if h["side"] == spec.side]
+    hands = [h for h in hands if h.get("hypotheses")]
+    if not hands:
+        what = f"{spec.side} hand" if spec else "hand"
+        raise MaskHandError(f"no {what} was found in {job.source.label}; nothing changed")
+    if spec is not None:
+        return _finish_resample(context, job, nearest_hand(hands, spec.base_hand), value.get("estimator", ""))
+
+    rigs = {}  # side -> rig, checked against each side's best hypothesis before anything changes
+    for hand in hands:
+        if hand["side"] not in rigs:
+            rig = find_rig(context.scene, hand["side"], context.scene.maskhand.rig, context.active_object)
+            if rig is not None:
+                hypothesis_rig_pose(rig, hand["hypotheses"][0])
+            rigs[hand["side"]] = rig
+    settings.hypotheses.clear()
+    first_of_side = {}
+    for h_i, hand in enumerate(hands):
+        _add_hypotheses(settings, hand, h_i, hand["hypotheses"])
+        first_of_side.setdefault(hand["side"], len(settings.hypotheses) - len(hand["hypotheses"]))
+    camera = {k: value.get(k) for k in ("width", "height", "K")}
+    settings.last_image = json.dumps({"path": job.source.path, "frame": job.scene_frame, **camera})
+    posed, missing = [], []
+    for side, index in first_of_side.items():
+        item = settings.hypotheses[index]
+        item.chosen = True
+        if rigs[side] is None:
+            missing.append(side)
+            continue
+        pose_rig(rigs[side], item.hypothesis(), settings.use_camera_translation)
+        posed.append(f"{side} -> '{rigs[side].name}'")
+    _select(context, next(iter(first_of_side.values())), pose=False)
+    found = ", ".join(f"{h['side']} ({h['score']:.2f})" for h in hands)
+    settings.status = f"Found {len(hands)} hand(s): {found}"
+    reports = [('INFO', f"{settings.status}; posed {', '.join(posed) or 'no rig'}")]
+    for side in missing:
+        reports.append(('WARNING', f"no {side} hand rig in the scene to pose; Add Hand Rig ({side.title()}) makes one"))
+    return reports
+
+
+def _finish_resample(context, job: EstimateJob, hand: dict, estimator: str) -> list[tuple[str, str]]:
+    """Swap the resampled hand's hypotheses for the new ones (locked joints from the base), select the best."""
+    settings = context.scene.maskhand.estimate
+    spec = job.resample
+    new = [merge_locked(spec.base, hyp, spec.parts) for hyp in hand["hypotheses"]]
+    old = [i for i, item in enumerate(settings.hypotheses)
+           if item.side == spec.side and item.hand().get("keypoints_2d") == spec.base_hand.get("keypoints_2d")]
+    hand_index = settings.hypotheses[old[0]].hand_index if old else 0
+    hand = dict(hand, keypoints_2d=spec.base_hand.get("keypoints_2d"))  # the list's key for this hand
+    with posing_paused():
+        for i in reversed(old):
+            settings.hypotheses.remove(i)
+        _add_hypotheses(settings, hand, hand_index, new, at=old[0] if old else None)
+    settings.seed = job.seed  # the next Resample moves on from here
+    reports = []
+    if estimator != "model":
+        reports.append(('WARNING', f"the {estimator} estimator gives one answer per hand, so resampling "
+                                   "cannot find others; the generative model's weights are needed"))
+    first = next(i for i, item in enumerate(settings.hypotheses)
+                 if item.side == spec.side and item.hand_index == hand_index)
+    _select(context, first)
+    reports.append(('INFO', f"Resampled the {spec.side} hand (seed {job.seed}"
+                            + (f", kept {', '.join(spec.parts)}" if spec.parts else "") + ")"))
+    return reports
+
+
+def with_sides(hands: list[dict]) -> list[dict]:
+    """The backend's hands with each hypothesis naming its hand's side, so it cannot be put on the
+    rig of the other side (apply_result.hypothesis_rig_pose refuses that)."""
+    return [dict(h, hypotheses=[dict(hyp, side=h["side"]) for hyp in h.get("hypotheses") or []]) for h in hands]
+
+
+def nearest_hand(hands: list[dict], base_hand: dict | None) -> dict:
+    """The hand among `hands` whose keypoints' centre is nearest `base_hand`'s (the first without keypoints)."""
+    def distance(hand):
+        if not base_hand or not base_hand.get("keypoints_2d") or not hand.get("keypoints_2d"):
+            return 0.0
+        a, b = np.asarray(hand["keypoints_2d"]), np.asarray(base_hand["keypoints_2d"])
+        return float(np.linalg.norm(a.mean(0) - b.mean(0)))
+
+    return min(hands, key=distance)
+
+
+# -- the hypotheses list ----------------------------------------------------------------------------------
+_posing = [False]  # re-entrancy guard: posing from the list's update callback must not recurse
+
+
+@contextmanager
+def posing_paused():
+    """Changes to the hypotheses list inside this block do not pose rigs."""
+    before, _posing[0] = _posing[0], True
+    try:
+        yield
+    finally:
+        _posing[0] = before
+
+
+def pose_active(settings, context) -> None:
+    """The list's active-index update: mark the selection chosen for its hand and pose its rig live.
+    Errors go to the console only: an update callback cannot report to the info area."""
+    if _posing[0] or not (0 <= settings.active_index < len(settings.hypotheses)):
+        return
+    item = settings.hypotheses[settings.active_index]
+    for other in settings.hypotheses:
+        if other.side == item.side and other.hand_index == item.hand_index:
+            other.chosen = other == item
+    with posing_paused():
+        try:
+            rig = find_rig(context.scene, item.side, context.scene.maskhand.rig, context.active_object)
+            if rig is not None:
+                pose_rig(rig, item.hypothesis(), settings.use_camera_translation)
+        except Exception as err:  # noqa: BLE001 - a broken payload must not break the UI list
+            print(f"MaskHand: cannot pose the rig with hypothesis {item.rank}: {err}")
+
+
+def _add_hypotheses(settings, hand: dict, hand_index: int, hypotheses: list[dict], at: int | None = None) -> None:
+    info = {k: hand.get(k) for k in ("side", "score", "keypoints_2d")}
+    for rank, hyp in enumerate(hypotheses, 1):
+        item = settings.hypotheses.add()
+        item.side, item.hand_index, item.hand_score = hand["side"], hand_index, float(hand["score"])
+        item.rank, item.score = rank, float(hyp["score"])
+        item.payload = json.dumps({"hand": info, "hypothesis": hyp})
+        if at is not None:
+            settings.hypotheses.move(len(settings.hypotheses) - 1, at + rank - 1)
+
+
+def _select(context, index: int, pose: bool = True) -> None:
+    """Make hypothesis `index` active; pose its rig unless `pose` is False."""
+    settings = context.scene.maskhand.estimate
+    if not pose:
+        with posing_paused():
+            settings.active_index = index
+        return
+    settings.active_index = index  # the update callback poses the rig
+    if settings.active_index == index:  # an unchanged index: Blender skips the update, so pose here
+        pose_active(settings, context)
+
+
+def chosen_hypotheses(settings) -> list:
+    """The chosen list item per side: what the user last selected for each detected hand; the
+    active item wins for its side when two hands of one side were found."""
+    chosen = {}
+    for item in settings.hypotheses:
+        if item.chosen:
+            chosen.setdefault(item.side, item)
+    if 0 <= settings.active_index < len(settings.hypotheses):
+        active = settings.hypotheses[settings.active_index]
+        chosen[active.side] = active
+    return list(chosen.values())
+
+
+def keyframe_chosen(context, frame: int | None = None) -> list[str]:
+    """Key every side's chosen hypothesis on its rig at `frame` (default: the current frame).
+
+    Everything is checked first (payloads parse, rigs have their bones), so a failure keys nothing;
+    a hand whose side has no rig is skipped (said in the returned lines). Returns one line per rig.
+    Raises MaskHandError, also when no hand has a rig.
+    """
+    scene = context.scene
+    settings = scene.maskhand.estimate
+    frame = scene.frame_current if frame is None else frame
+    items = chosen_hypotheses(settings)
+    if not items:
+        raise MaskHandError("there is no hypothesis to key; run Estimate first")
+    plan, skipped = [], []
+    for item in items:
+        rig = find_rig(scene, item.side, scene.maskhand.rig, context.active_object)
+        if rig is None:
+            skipped.append(item.side)
+            continue
+        plan.append((rig, item.hypothesis(), item))
+    if not plan:
+        side = skipped[0]
+        raise MaskHandError(f"no {side} hand rig in the scene to key; Add Hand Rig ({side.title()}) makes one")
+    for rig, hypothesis, _ in plan:  # validate every pose before the first key is written
+        hypothesis_rig_pose(rig, hypothesis)
+    done = []
+    for rig, hypothesis, item in plan:
+        n = len(key_rig(rig, hypothesis, frame, settings.use_camera_translation))
+        done.append(f"{item.side} hypothesis {item.rank} on '{rig.name}' ({n} bones)")
+    done += [f"no {side} hand rig, so that hand was not keyed" for side in skipped]
+    return done
+
+
+# -- 3. track -------------------------------------------------------------------------------------------
+@dataclass
+class TrackJob:
+    """One track in flight: the source, the scene range, and per source frame the kept hands so far
+    (at most one per side, as the backend's take keeps them)."""
+    source: Source
+    handle: backend_client.RequestHandle
+    first: int  # scene frames, inclusive
+    last: int
+    frames: dict = field(default_factory=dict)  # source frame -> list of hand dicts
+    noun: str = "Track"
+
+    @property
+    def done(self) -> bool:
+        return self.handle.done
+
+    @property
+    def total(self) -> int:
+        return self.last - self.first + 1
+
+    @property
+    def fraction(self) -> float:
+        return len(self.frames) / max(self.total, 1)
+
+    def take(self, payloads) -> str | None:
+        """Record each finished frame; the status text when frames arrived."""
+        new = [p for p in payloads if p.get("stage") == "frame"]
+        for p in new:
+            self.frames[int(p["frame"])] = p.get("hands", [])
+        return f"tracked {len(self.frames)} of {self.total} frames (Esc cancels)" if new else None
+
+    def discard(self) -> None:
+        self.source.discard()
+
+    def to_take(self, fps: float) -> Take:
+        """The frames received so far as the backend's own Take (inference/take.py)."""
+        builder = TakeBuilder(self.source.label, fps)
+        for index in sorted(self.frames):
+            builder.add(index, self.frames[index])
+        return builder.build()
+
+    def finish(self, context, cancelled: bool = False) -> list[tuple[str, str]]:
+        return finish_track(context, self, cancelled)
+
+
+def track_payload(source: Source, first: int, last: int, hypotheses: int = 1, seed: int = 0,
+                  temperature: float = 1.0, max_hands: int = 2) -> dict:
+    """The backend's track request for scene frames first..last of `source` (a movie or sequence)."""
+    if last < first:
+        raise MaskHandError(f"the track range ends (frame {last}) before it starts (frame {first})")
+    if source.is_still:
+        raise MaskHandError(f"{source.label} is a still image; tracking needs a movie, an image sequence or a clip")
+    lo, hi = source.source_frame(first), source.source_frame(last)
+    if hi < 0:
+        raise MaskHandError(f"scene frames {first}-{last} all lie before the first frame of {source.label}")
+    return {"source": source.path, "frame_range": [max(lo, 0), hi], "hypotheses": int(hypotheses),
+            "seed": int(seed), "temperature": float(temperature), "max_hands": int(max_hands)}
+
+
+def start_track(context) -> TrackJob:
+    """Check the panel's range and source, send the track request; returns at once."""
+    settings = context.scene.maskhand.estimate
+    source = resolve_source(settings, context.scene)
+    try:
+        payload = track_payload(source, settings.frame_start, settings.frame_end, 1, settings.seed,
+                                settings.temperature, settings.max_hands)
+        handle = backend(context).request("track", payload)
+    except BaseException:
+        source.discard()
+        raise
+    settings.progress = 0.0
+    return TrackJob(source, handle, settings.frame_start, settings.frame_end)
+
+
+def finish_track(context, job: TrackJob, cancelled: bool = False) -> list[tuple[str, str]]:
+    """Key the completed frames of the panel's track: one new action per hand's rig.
+
+    cancelled: the track stopped early; its completed frames are keyed only with Keep Completed
+    Frames on. Returns (level, message) reports; raises MaskHandError with nothing keyed.
+    """
+    scene = context.scene
+    settings = scene.maskhand.estimate
+    job.discard()
+    if not cancelled:
+        job.handle.value()  # the backend's error, if the track failed
+    if cancelled and not settings.keep_completed:
+        return [('INFO', f"Track cancelled after {len(job.frames)} of {job.total} frames; nothing keyed")]
+    take = job.to_take(scene.render.fps / scene.render.fps_base)
+    if not take.hands:
+        raise MaskHandError(f"no hand was found in the {len(job.frames)} frame(s) tracked from {job.source.label}")
+    rigs = {side: find_rig(scene, side, scene.maskhand.rig, context.active_object) for side in take.hands}
+    _, reports = key_take(take, rigs, job.source.scene_frame, settings.smoothing, settings.use_camera_translation)
+    if cancelled:
+        reports.insert(0, ('INFO', f"Track cancelled after {len(job.frames)} of {job.total} frames; "
+                                   "keyed the completed ones"))
+    settings.status = reports[0][1]
+    return reports
+
+
+def key_take(take: Take, rigs: dict, scene_frame: Callable[[int], int], smoothing: float = 0.5,
+             use_location: bool = False) -> tuple[dict, list[tuple[str, str]]]:
+    """Smooth `take` (one shape per side, rigmath.take_smoothing) and key each side on rigs[side] as a
+    new action; a rig's previous action is kept (fake user). scene_frame maps source frames to scene
+    frames. Every rig is checked before the first key is written.
+
+    Returns ({side: action}, reports); raises MaskHandError when no side has a rig.
+    """
+    plan, reports = [], []
+    for side, track in sorted(take.smoothed(smoothing).items()):
+        rig = rigs.get(side)
+        if rig is None:
+            reports.append(('WARNING', f"{len(track.frames)} frame(s) of a {side} hand found, but there is "
+                                       f"no {side} hand rig; Add Hand Rig ({side.title()}) makes one"))
+            continue
+        if rig_side(rig) != side:
+            raise MaskHandError(f"'{rig.name}' is a {rig_side(rig)} hand rig; it cannot take the {side} hand")
+        frames = np.array([scene_frame(int(f)) for f in track.frames], np.float64)
+        pose = rig_pose(rig, track.global_orient, track.hand_pose, track.cam_t if use_location else None)
+        plan.append((side, rig, frames, pose))
+    if not plan:
+        raise MaskHandError("; ".join(msg for _, msg in reports))
+    actions = {}
+    for side, rig, frames, pose in plan:
+        previous = rig.animation_data.action if rig.animation_data else None
+        if previous is not None and not previous.use_fake_user:
+            previous.use_fake_user = True  # the rig's earlier keys stay in the file, not dropped on save
+            reports.append(('INFO', f"'{rig.name}' had the action '{previous.name}'; it is kept (fake user)"))
+        actions[side] = key_rig_pose(rig, f"MaskHand {take.source} {side}", frames, pose)
+        reports.insert(0, ('INFO', f"Keyed {len(frames)} frame(s) of the {side} hand on '{rig.name}' "
+                                   f"in action '{actions[side].name}'"))
+    return actions, reports
