@@ -16,16 +16,17 @@ from ...errors import ModelFileError
 
 
 def _activate(x: Tensor, act: str) -> Tensor:
+    """TFLite's fused activation, in place: `x` is always an op's fresh output here."""
     if act == "none":
         return x
     if act == "relu":
-        return F.relu(x)
+        return x.clamp_(min=0.0)
     if act == "relu6":
-        return F.relu6(x)
+        return x.clamp_(0.0, 6.0)
     if act == "relu_n1_to_1":
-        return x.clamp(-1.0, 1.0)
+        return x.clamp_(-1.0, 1.0)
     if act == "tanh":
-        return torch.tanh(x)
+        return x.tanh_()
     raise ModelFileError(f"unknown fused activation {act!r}")
 
 

@@ -69,7 +69,9 @@ class HandLandmarkNet(nn.Module):
     def forward(self, crops: Tensor) -> LandmarkOutput:
         if crops.dim() != 4 or tuple(crops.shape[1:]) != (3, INPUT_SIZE, INPUT_SIZE):
             raise MaskHandError(f"landmark crops must be (B, 3, 224, 224); got {tuple(crops.shape)}")
-        landmarks, presence, handedness, world, features = self.graph(crops)
+        # channels-last runs the depthwise convolutions about 1.4x faster on a CPU (oneDNN), same results
+        landmarks, presence, handedness, world, features = self.graph(crops.contiguous(
+            memory_format=torch.channels_last))
         return LandmarkOutput(landmarks=landmarks.view(-1, 21, 3), presence=presence.view(-1),
                               handedness=handedness.view(-1), world=world.view(-1, 21, 3), features=features)
 
@@ -81,7 +83,8 @@ def load_landmark_net(device: str = "auto", cache=None) -> HandLandmarkNet:
     ckpt = load_checkpoint("hand_landmark", cache=cache)
     net = HandLandmarkNet(ckpt["config"])
     net.graph.load_state_dict(ckpt["model"])
-    return net.eval().requires_grad_(False).to(pick_device(device))
+    net = net.eval().requires_grad_(False).to(pick_device(device))
+    return net.to(memory_format=torch.channels_last)
 
 
 def crops_to_tensor(crops: np.ndarray, device: str | torch.device = "cpu") -> Tensor:

@@ -100,7 +100,7 @@ class PalmDetectorNet(nn.Module):
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         if images.dim() != 4 or tuple(images.shape[1:]) != (3, INPUT_SIZE, INPUT_SIZE):
             raise MaskHandError(f"palm detector input must be (B, 3, 192, 192); got {tuple(images.shape)}")
-        raw, logits = self.graph(images)
+        raw, logits = self.graph(images.contiguous(memory_format=torch.channels_last))
         raw = raw / INPUT_SIZE  # (B, 2016, 18); anchors have size 1, so only the centre is added
         centres = raw[..., 0:2] + self.anchors
         boxes = torch.cat([centres, raw[..., 2:4]], dim=-1)
@@ -115,7 +115,8 @@ def load_palm_detector(device: str = "auto", cache=None) -> PalmDetectorNet:
     ckpt = load_checkpoint("palm_detection", cache=cache)
     net = PalmDetectorNet(ckpt["config"])
     net.graph.load_state_dict(ckpt["model"])
-    return net.eval().requires_grad_(False).to(pick_device(device))
+    net = net.eval().requires_grad_(False).to(pick_device(device))
+    return net.to(memory_format=torch.channels_last)
 
 
 def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
