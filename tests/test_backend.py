@@ -209,6 +209,43 @@ def test_track_of_one_frame_keeps_locked_parts(client):
     assert any(h["tokens"] != tokens for h in again["hypotheses"])
 
 
+def test_track_keeps_one_hand_per_side_and_ends_with_the_take_summary(client):
+    """The track request runs inference.tracking.track (issue 12): per frame only the kept hands."""
+    frames = []
+    done = client.request("track", {"source": str(CLIP), "frame_range": [4, 6], "estimator": "fitted"},
+                          on_progress=frames.append, timeout=120).wait()
+    per_frame = [p for p in frames if p["stage"] == "frame"]
+    assert [(p["frame"], p["done"], p["total"]) for p in per_frame] == [(4, 1, 3), (5, 2, 3), (6, 3, 3)]
+    for p in per_frame:
+        sides = [h["side"] for h in p["hands"]]
+        assert len(sides) == len(set(sides)) and all(h["mano"] and h["cam_t"] for h in p["hands"]), sides
+    assert set(done) == {"frames", "total", "fps", "width", "height", "K", "estimator"}
+    assert (done["frames"], done["total"], done["estimator"]) == (3, 3, "fitted")
+    assert done["fps"] == pytest.approx(12.0) and (done["width"], done["height"]) == (192, 192)
+    np.testing.assert_allclose(done["K"], [[192, 0, 96], [0, 192, 96], [0, 0, 1]])
+
+
+def test_estimate_reads_one_frame_of_a_movie(client):
+    """Estimate on a movie frame reads that frame itself (issue 12: no more one-frame track)."""
+    res = client.call("estimate", {"source": str(CLIP), "frame": 5, "estimator": "fitted"}, timeout=120)
+    assert res["image"] == str(CLIP) and res["frame"] == 5 and (res["width"], res["height"]) == (192, 192)
+    assert [h["side"] for h in res["hands"]] == ["right"] and len(res["hands"][0]["mano"]["hand_pose"]) == 45
+    frames = []
+    client.request("track", {"source": str(CLIP), "frame_range": [5, 5], "estimator": "fitted"},
+                   on_progress=frames.append, timeout=120).wait()
+    (tracked,) = [p["hands"][0] for p in frames if p["stage"] == "frame"]
+    # the same pixels: MediaPipe's image and video modes find the same keypoints within a few pixels
+    gap = np.linalg.norm(np.array(res["hands"][0]["keypoints_2d"]) - tracked["keypoints_2d"], axis=1)
+    assert np.median(gap) < 0.02 * 192, gap
+    assert client.call("estimate", {"image": str(_image(2))}, timeout=60)["frame"] is None
+    with pytest.raises(BackendError, match=r"no frames in range 40..40 \(it has 12\)") as info:
+        client.call("estimate", {"source": str(CLIP), "frame": 40}, timeout=60)
+    assert info.value.name == "InputFileError"
+    with pytest.raises(BackendError, match="'frame' goes with 'source'") as info:
+        client.call("estimate", {"image": str(_image(2)), "frame": 1}, timeout=60)
+    assert info.value.name == "RequestError"
+
+
 @pytest.mark.skipif(os.name == "nt", reason="SIGKILL/SIGSTOP are POSIX signals")
 def test_killed_or_hung_backend_is_reported_and_replaced(tmp_path):
     missing = {"image": str(tmp_path / "missing.jpg")}  # a request any fresh backend answers in a blink
