@@ -137,15 +137,32 @@ def _camera(f: _Fields, name, value):
     return tuple(tuple(float(v) for v in row) for row in value)
 
 
-def _sampling(f: _Fields, tracking: bool = False) -> dict:
-    """The fields estimate and track share: camera, sampling, detection and estimator."""
-    return {"K": f.get("K", None, _camera),
-            "hypotheses": f.get("hypotheses", 1, _positive_int),
-            "seed": f.get("seed", 0, _int),
-            "temperature": f.get("temperature", 1.0, _positive_number),
-            "locked": f.get("locked", None, _object),
-            "max_hands": f.get("max_hands", 2, _positive_int),
-            "estimator": f.get("estimator", "auto", _estimator, tracking)}
+@dataclass(frozen=True, kw_only=True)
+class _Estimating:
+    """The fields estimate and track share: camera, sampling (as Pipeline takes it), detection, estimator."""
+    K: tuple | None = None
+    hypotheses: int = 1
+    seed: int = 0
+    temperature: float = 1.0
+    locked: dict | None = None
+    max_hands: int = 2
+    estimator: str = "auto"
+
+    @staticmethod
+    def read_shared(f: _Fields, tracking: bool = False) -> dict:
+        return {"K": f.get("K", None, _camera),
+                "hypotheses": f.get("hypotheses", 1, _positive_int),
+                "seed": f.get("seed", 0, _int),
+                "temperature": f.get("temperature", 1.0, _positive_number),
+                "locked": f.get("locked", None, _object),
+                "max_hands": f.get("max_hands", 2, _positive_int),
+                "estimator": f.get("estimator", "auto", _estimator, tracking)}
+
+    @property
+    def sampling(self) -> dict:
+        """The keyword arguments of Pipeline.__call__ (and tracking.track) that steer the model."""
+        return {"hypotheses": self.hypotheses, "seed": self.seed, "temperature": self.temperature,
+                "locked": self.locked}
 
 
 # -- the requests -------------------------------------------------------------------------------------------
@@ -204,8 +221,8 @@ class LoadRequest:
         return {"estimator": pipe.estimator, "device": server.device, "seconds": round(time.perf_counter() - t0, 3)}
 
 
-@dataclass(frozen=True)
-class EstimateRequest:
+@dataclass(frozen=True, kw_only=True)
+class EstimateRequest(_Estimating):
     """One image, or one frame of a movie or sequence -> its hands.
 
     image: an image file; or source (a movie, an image folder or a numbered pattern; inference/frames.py)
@@ -215,19 +232,12 @@ class EstimateRequest:
     image: str | None = None
     source: str | None = None
     frame: int | None = None
-    K: tuple | None = None
-    hypotheses: int = 1
-    seed: int = 0
-    temperature: float = 1.0
-    locked: dict | None = None
-    max_hands: int = 2
-    estimator: str = "auto"
 
     @classmethod
     def from_payload(cls, payload: dict) -> EstimateRequest:
         f = _Fields(cls.KIND, payload)
         req = cls(image=f.get("image", None, _path), source=f.get("source", None, _path),
-                  frame=f.get("frame", None, _frame_index), **_sampling(f))
+                  frame=f.get("frame", None, _frame_index), **cls.read_shared(f))
         f.done()
         if (req.image is None) == (req.source is None):
             raise RequestError("estimate needs either an 'image' path or a 'source' with a 'frame'; got "
@@ -247,8 +257,7 @@ class EstimateRequest:
         pipe = server.pipeline(job, self.estimator, self.max_hands, tracking=False)
         job.check_cancelled()
         t0 = time.perf_counter()
-        hands = pipe(image, K, hypotheses=self.hypotheses, seed=self.seed, temperature=self.temperature,
-                     locked=self.locked)
+        hands = pipe(image, K, **self.sampling)
         job.check_cancelled(" (its result is dropped)")  # Esc during inference still means: change nothing
         return {"image": self.image if self.source is None else self.source, "frame": self.frame,
                 "width": width, "height": height, "K": K.tolist(), "estimator": pipe.estimator,
@@ -267,32 +276,25 @@ class EstimateRequest:
         raise MaskHandError(f"{self.source} has no frame {self.frame}")
 
 
-@dataclass(frozen=True)
-class TrackRequest:
+@dataclass(frozen=True, kw_only=True)
+class TrackRequest(_Estimating):
     """A clip, frame by frame with MediaPipe's tracking (inference.tracking.track); each frame's kept
     hands (at most one per side) go out in its own "progress" event (stage "frame"), so a client
     that cancels keeps every finished frame."""
     KIND: ClassVar[str] = "track"
     source: str | tuple[str, ...]
     frame_range: tuple | None = None
-    K: tuple | None = None
-    hypotheses: int = 1
-    seed: int = 0
-    temperature: float = 1.0
-    locked: dict | None = None
-    max_hands: int = 2
-    estimator: str = "auto"
 
     @classmethod
     def from_payload(cls, payload: dict) -> TrackRequest:
         f = _Fields(cls.KIND, payload)
         source = f.get("source", None, _source)
-        req = cls(source=source, frame_range=f.get("frame_range", None, _frame_range),
-                  **_sampling(f, tracking=True))
+        frame_range = f.get("frame_range", None, _frame_range)
+        shared = cls.read_shared(f, tracking=True)
         f.done()
         if source is None:
             raise RequestError("track needs a 'source' (a video, an image folder, a pattern or a list of images)")
-        return req
+        return cls(source=source, frame_range=frame_range, **shared)
 
     def run(self, server: Server, job: Job) -> dict:
         from .tracking import track
@@ -304,10 +306,9 @@ class TrackRequest:
             seen["total"] = total
             job.progress(stage="frame", frame=index, done=done, total=total, hands=hands)
 
-        take = track(_paths(self.source), self.frame_range, estimator=self.estimator, hypotheses=self.hypotheses,
-                     seed=self.seed, temperature=self.temperature, locked=self.locked, max_hands=self.max_hands,
+        take = track(_paths(self.source), self.frame_range, estimator=self.estimator, max_hands=self.max_hands,
                      K=None if self.K is None else _array(self.K), on_frame=on_frame,
-                     should_stop=job.cancel_event.is_set, pipeline=pipe)
+                     should_stop=job.cancel_event.is_set, pipeline=pipe, **self.sampling)
         done, total = len(take.frames), seen["total"]
         if take.cancelled:
             of = f" of {total}" if total else ""

@@ -27,9 +27,9 @@ def test_every_request_kind_has_its_class():
      EstimateRequest(image="a.jpg", seed=3, temperature=2.0)),
     (EstimateRequest, {"source": "clip.mp4", "frame": 0, "K": K},
      EstimateRequest(source="clip.mp4", frame=0, K=((256.0, 0.0, 128.0), (0.0, 256.0, 128.0), (0.0, 0.0, 1.0)))),
-    (TrackRequest, {"source": "clip.mp4", "frame_range": [2, None]}, TrackRequest("clip.mp4", (2, None))),
+    (TrackRequest, {"source": "clip.mp4", "frame_range": [2, None]}, TrackRequest(source="clip.mp4", frame_range=(2, None))),
     (TrackRequest, {"source": ["a.png", "b.png"], "hypotheses": 3, "locked": {"right": {}}},
-     TrackRequest(("a.png", "b.png"), hypotheses=3, locked={"right": {}})),
+     TrackRequest(source=("a.png", "b.png"), hypotheses=3, locked={"right": {}})),
 ])
 def test_good_payloads_give_their_request(cls, payload, expected):
     assert cls.from_payload(payload) == expected
