@@ -142,6 +142,17 @@ def test_weighted_nms_merges_overlaps_by_score():
     np.testing.assert_allclose(kept[1][1], boxes[2])
 
 
+def test_legacy_bilinear_resize_is_tf1s():
+    """TF1's resize (neither align_corners nor half_pixel_centers): source = destination x in/out, clamped.
+    MediaPipe's palm detector uses half-pixel centres; this path is for models that do not."""
+    from maskhand.inference.mediapipe_torch.graph import _legacy_resize
+
+    x = torch.tensor([0.0, 1.0, 2.0]).view(1, 1, 1, 3).expand(1, 1, 2, 3)
+    out = _legacy_resize(x, (4, 6))
+    np.testing.assert_allclose(out[0, 0, 0], [0, 0.5, 1, 1.5, 2, 2])
+    assert out.shape == (1, 1, 4, 6) and torch.equal(out[0, 0, 0], out[0, 0, 3])
+
+
 @pytest.mark.parametrize("rect", [Rect(100, 80, 60, 60, 0.0), Rect(30.5, 70, 90, 90, 0.7), Rect(0, 0, 40, 40, -2.5)])
 def test_crop_points_round_trip(rect):
     m = np.vstack([rect.crop_to_image(224), [0, 0, 1]])
@@ -278,6 +289,8 @@ def test_bad_inputs_raise(nets):
         crops_to_tensor(np.zeros((1, 224, 224, 3), np.float32))
     with pytest.raises(MaskHandError, match="192"):
         nets[1](torch.zeros(2, 3, 224, 224))
+    with pytest.raises(MaskHandError, match="at least one crop"):
+        run_landmarks(nets[0], np.zeros((0, 224, 224, 3), np.uint8))
 
 
 def test_nets_go_to_the_picked_device(cache):

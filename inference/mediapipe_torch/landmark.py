@@ -103,6 +103,8 @@ def run_landmarks(net: HandLandmarkNet, crops: np.ndarray, batch_size: int = 16)
     """The network on many uint8 crops (N, 224, 224, 3), `batch_size` at a time; outputs on the CPU."""
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise MaskHandError(f"batch_size must be a positive integer; got {batch_size!r}")
+    if len(crops) == 0:
+        raise MaskHandError("run_landmarks needs at least one crop; got none")
     device = next(net.parameters()).device
     parts = [net(crops_to_tensor(crops[i:i + batch_size], device)) for i in range(0, len(crops), batch_size)]
     return LandmarkOutput(*(torch.cat([getattr(p, f) for p in parts]).cpu()
