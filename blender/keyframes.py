@@ -3,12 +3,17 @@
 Legend: F frames, B bones. Quaternions are Blender's (w, x, y, z) order, in each pose bone's
 local (rest-relative) space, i.e. the values of ``pose_bone.rotation_quaternion``.
 
-Blender 4.4+ actions are slotted (layered): keys live in a channelbag of a keyframe strip,
-one channelbag per slot. The legacy ``action.fcurves.new`` still works in 4.5 but creates an
-untyped "Legacy Slot" that is *not* assigned to the object, so the keys would not animate it.
-This module therefore builds the action explicitly: slot (id_type 'OBJECT') -> layer -> keyframe
-strip -> ``strip.channelbag(slot, ensure=True)``; F-Curves and one group per bone go into that
-channelbag, and the object is assigned both the action and the slot. Keys are written with
+Two action APIs, one module (the manifest allows Blender 4.2):
+- Blender 4.4+ actions are slotted (layered): keys live in a channelbag of a keyframe strip, one
+  channelbag per slot. The legacy ``action.fcurves.new`` still works in 4.5 but creates an untyped
+  "Legacy Slot" that is *not* assigned to the object, so the keys would not animate it; from 5.0
+  it is gone. So on 4.4+ the action is built explicitly: slot (id_type 'OBJECT') -> layer ->
+  keyframe strip -> ``strip.channelbag(slot, ensure=True)``, and the object is assigned both the
+  action and the slot.
+- Blender 4.2 and 4.3 have no slots: an action holds its F-Curves and groups itself, and animates
+  whichever object it is assigned to.
+Both expose ``.fcurves`` (new, find) and ``.groups`` (new, get) on the "channels" object (the
+channelbag, or the legacy action), which is all the writers below use. Keys are written with
 ``keyframe_points.add`` + ``foreach_set`` (as glTF-Blender-IO does), never one key at a time.
 """
 from __future__ import annotations
@@ -30,6 +35,70 @@ _INTERPOLATIONS = {
 # Below this norm a quaternion has no direction to normalise to.
 _MIN_QUAT_NORM = 1e-8
 
+# Blender 4.4 made actions slotted (layered); 4.2 and 4.3 have the legacy, flat action.
+LAYERED_ACTIONS = "slots" in bpy.types.Action.bl_rna.properties
+
+
+def new_action_channels(arm_obj, action_name: str):
+    """A new action assigned to ``arm_obj`` (its previous one stays in bpy.data) and the container
+    its F-Curves go in: (action, channels). Layered: an 'OBJECT' slot, a layer, a keyframe strip and
+    the slot's channelbag; legacy: the action itself."""
+    action = bpy.data.actions.new(action_name)
+    anim = arm_obj.animation_data or arm_obj.animation_data_create()
+    if not LAYERED_ACTIONS:
+        anim.action = action
+        return action, action
+    slot = action.slots.new(id_type="OBJECT", name=arm_obj.name)
+    strip = action.layers.new("Layer").strips.new(type="KEYFRAME")
+    channels = strip.channelbag(slot, ensure=True)
+    anim.action = action
+    anim.action_slot = slot
+    return action, channels
+
+
+def assigned_channels(arm_obj, ensure: bool = False):
+    """The F-Curve container of the object's assigned action (its slot's channelbag in the first
+    keyframe strip, made with `ensure`), or None when nothing is assigned."""
+    anim = arm_obj.animation_data
+    if anim is None or anim.action is None:
+        return None
+    action = anim.action
+    if not LAYERED_ACTIONS:
+        return action
+    if anim.action_slot is None:
+        return None
+    for layer in action.layers:
+        for strip in layer.strips:
+            if strip.type == "KEYFRAME" and strip.channelbag(anim.action_slot) is not None:
+                return strip.channelbag(anim.action_slot)
+    if not ensure:
+        return None
+    strips = [s for layer in action.layers for s in layer.strips if s.type == "KEYFRAME"]
+    strip = strips[0] if strips else (action.layers[0] if action.layers else action.layers.new("Layer")
+                                      ).strips.new(type="KEYFRAME")
+    return strip.channelbag(anim.action_slot, ensure=True)
+
+
+def object_fcurves(arm_obj) -> dict:
+    """{(data_path, index): FCurve} that animate ``arm_obj`` through its assigned action (and slot)."""
+    anim = arm_obj.animation_data
+    if anim is None or anim.action is None:
+        return {}
+    if not LAYERED_ACTIONS:
+        return {(fc.data_path, fc.array_index): fc for fc in anim.action.fcurves}
+    found = {}
+    if anim.action_slot is None:
+        return found
+    for layer in anim.action.layers:
+        for strip in layer.strips:
+            if strip.type != "KEYFRAME":
+                continue
+            channelbag = strip.channelbag(anim.action_slot)
+            if channelbag is not None:
+                for fcurve in channelbag.fcurves:
+                    found.setdefault((fcurve.data_path, fcurve.array_index), fcurve)
+    return found
+
 
 def write_pose_action(
     arm_obj: bpy.types.Object,
@@ -49,8 +118,8 @@ def write_pose_action(
         2. Normalise each quaternion and make every bone's track sign-continuous: q_t is replaced
            by -q_t wherever dot(q_t, q_{t-1}) < 0 (after the earlier flips), so interpolation
            between neighbouring keys takes the short way round. -q is the same rotation as q.
-        3. Create the action (Blender makes ``action_name`` unique, e.g. "Name.001"), an
-           'OBJECT' slot, a layer and a keyframe strip, and assign action and slot to ``arm_obj``.
+        3. Create the action (Blender makes ``action_name`` unique, e.g. "Name.001") and assign
+           it to ``arm_obj`` (new_action_channels: with its slot, layer and keyframe strip on 4.4+).
            The object's previous action, if any, is unassigned but kept in bpy.data.
         4. For every bone: one action group named after the bone, holding F-Curves
            ``pose.bones["<escaped name>"].rotation_quaternion`` index 0..3 (w, x, y, z) and, for
@@ -67,7 +136,7 @@ def write_pose_action(
             the bones need not be in ``bone_names``.
         interpolation: a Keyframe.interpolation name ('LINEAR', 'BEZIER', 'CONSTANT', ...).
     Returns:
-        The new action, assigned to ``arm_obj`` with its one slot.
+        The new action, assigned to ``arm_obj`` (with its one slot on Blender 4.4+).
     Raises:
         RigError: ``arm_obj`` is not an armature, is in NLA tweak mode, or lacks named bones.
         PoseDataError: wrong shapes, NaN/inf, zero quaternions, frames not increasing,
@@ -114,14 +183,8 @@ def write_pose_action(
     # 2. Unit length and sign continuity along time.
     quats = sign_continuous(quats / norms)  # (F, B, 4)
 
-    # 3. Action, slot, layer, strip, channelbag; assign to the object.
-    action = bpy.data.actions.new(action_name)
-    slot = action.slots.new(id_type="OBJECT", name=arm_obj.name)
-    strip = action.layers.new("Layer").strips.new(type="KEYFRAME")
-    channelbag = strip.channelbag(slot, ensure=True)
-    anim = arm_obj.animation_data or arm_obj.animation_data_create()
-    anim.action = action
-    anim.action_slot = slot
+    # 3. The action (and on 4.4+ its slot, layer, strip, channelbag), assigned to the object.
+    action, channelbag = new_action_channels(arm_obj, action_name)
 
     # 4. One group per bone, F-Curves keyed in bulk.
     interp = np.full(n_frames, _INTERPOLATIONS[interpolation], dtype=np.int32)  # (F,)
@@ -159,13 +222,13 @@ def read_pose_action(
     Returns:
         (F, B, 4) float64 (w, x, y, z) as the F-Curves give them (not re-normalised).
     Raises:
-        RigError: no action or slot assigned, or a bone lacks one of its four F-Curves.
+        RigError: no action (or slot) assigned, or a bone lacks one of its four F-Curves.
     """
+    if assigned_channels(arm_obj) is None:
+        raise RigError(f"object {arm_obj.name!r} has no action assigned")
     anim = arm_obj.animation_data
-    if anim is None or anim.action is None or anim.action_slot is None:
-        raise RigError(f"object {arm_obj.name!r} has no action and slot assigned")
     frames = np.asarray(frames, dtype=np.float64).reshape(-1)
-    fcurves = _slot_fcurves(anim.action, anim.action_slot)
+    fcurves = object_fcurves(arm_obj)
     out = np.empty((len(frames), len(bone_names), 4))
     for b, name in enumerate(bone_names):
         path = f'pose.bones["{bpy.utils.escape_identifier(name)}"].rotation_quaternion'
@@ -181,14 +244,11 @@ def read_pose_action(
 
 def keyed_frames(arm_obj: bpy.types.Object, bone_name: str) -> np.ndarray:
     """(F,) sorted scene frames at which ``bone_name``'s rotation_quaternion[0] has keys in the
-    object's assigned action and slot (RigError when there are none)."""
-    anim = arm_obj.animation_data
-    if anim is None or anim.action is None or anim.action_slot is None:
-        raise RigError(f"object {arm_obj.name!r} has no action and slot assigned")
+    object's assigned action (RigError when there are none)."""
     path = f'pose.bones["{bpy.utils.escape_identifier(bone_name)}"].rotation_quaternion'
-    fcurve = _slot_fcurves(anim.action, anim.action_slot).get((path, 0))
+    fcurve = object_fcurves(arm_obj).get((path, 0))
     if fcurve is None or not len(fcurve.keyframe_points):
-        raise RigError(f"action {anim.action.name!r} holds no rotation keys of bone {bone_name!r}")
+        raise RigError(f"object {arm_obj.name!r} has no rotation keys of bone {bone_name!r}")
     co = np.empty(2 * len(fcurve.keyframe_points))
     fcurve.keyframe_points.foreach_get("co", co)
     return np.sort(co[0::2])
@@ -235,20 +295,6 @@ def _write_fcurve(channelbag, group, path: str, index: int, co: np.ndarray, inte
     return fcurve
 
 
-def _slot_fcurves(action, slot) -> dict:
-    """{(data_path, index): FCurve} of every keyframe strip's channelbag for ``slot``."""
-    found = {}
-    for layer in action.layers:
-        for strip in layer.strips:
-            if strip.type != "KEYFRAME":
-                continue
-            channelbag = strip.channelbag(slot)
-            if channelbag is not None:
-                for fcurve in channelbag.fcurves:
-                    found.setdefault((fcurve.data_path, fcurve.array_index), fcurve)
-    return found
-
-
 # Per-key attributes kept when merge_pose_keys rewrites an F-Curve: (name, values per key, dtype).
 _KEY_ATTRIBUTES = (("co", 2, np.float32), ("handle_left", 2, np.float32), ("handle_right", 2, np.float32),
                    ("interpolation", 1, np.int32), ("handle_left_type", 1, np.int32),
@@ -274,8 +320,7 @@ def merge_pose_keys(
     back with the new keys, then sorted). Validation and sign continuity as in write_pose_action;
     everything is checked before any Blender data changes.
     """
-    anim = arm_obj.animation_data if getattr(arm_obj, "type", None) == "ARMATURE" else None
-    if anim is None or anim.action is None or anim.action_slot is None:
+    if getattr(arm_obj, "type", None) != "ARMATURE" or assigned_channels(arm_obj) is None:
         return write_pose_action(arm_obj, action_name, bone_names, frames, quaternions,
                                  interpolation=interpolation)
     if interpolation not in _INTERPOLATIONS:
@@ -294,11 +339,7 @@ def merge_pose_keys(
         raise PoseDataError("quaternions hold NaN, inf or zero values")
     quats = sign_continuous(quats / norms)
 
-    action, slot = anim.action, anim.action_slot
-    strips = [s for layer in action.layers for s in layer.strips if s.type == "KEYFRAME"]
-    strip = strips[0] if strips else (action.layers[0] if action.layers else action.layers.new("Layer")
-                                      ).strips.new(type="KEYFRAME")
-    channelbag = strip.channelbag(slot, ensure=True)
+    channelbag = assigned_channels(arm_obj, ensure=True)
     lo, hi = frames[0] - 1e-4, frames[-1] + 1e-4
     new_interp = _INTERPOLATIONS[interpolation]
     for b, name in enumerate(bone_names):
@@ -312,7 +353,7 @@ def merge_pose_keys(
             _merge_fcurve(fcurve, frames, quats[:, b, i], new_interp, lo, hi)
     for name in bone_names:
         arm_obj.pose.bones[name].rotation_mode = "QUATERNION"
-    return action
+    return arm_obj.animation_data.action
 
 
 def _merge_fcurve(fcurve, frames, values, interp: int, lo: float, hi: float) -> None:

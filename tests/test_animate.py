@@ -33,7 +33,7 @@ def _open_blend(path):
     import bpy
     from bpy_extras.object_utils import world_to_camera_view
 
-    from maskhand.blender.keyframes import read_pose_action
+    from maskhand.blender.keyframes import object_fcurves, read_pose_action
     from maskhand.rigmath.rig_layout import joint_bone_names
 
     bpy.ops.wm.open_mainfile(filepath=str(path))
@@ -47,9 +47,9 @@ def _open_blend(path):
             side = obj["maskhand_side"]
             assert side not in rigs, f"two rigs for the {side} hand"
             action = obj.animation_data.action
-            frames = sorted({int(round(k.co[0])) for fc in action.layers[0].strips[0].channelbags[0].fcurves
-                             for k in fc.keyframe_points})
-            counts = {len(fc.keyframe_points) for fc in action.layers[0].strips[0].channelbags[0].fcurves}
+            fcurves = object_fcurves(obj).values()
+            frames = sorted({int(round(k.co[0])) for fc in fcurves for k in fc.keyframe_points})
+            counts = {len(fc.keyframe_points) for fc in fcurves}
             names = joint_bone_names(side)
             wrist = []
             for f in frames:

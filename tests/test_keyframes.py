@@ -56,12 +56,25 @@ def rng():
     return np.random.default_rng(2)
 
 
-def fcurves_of(action):
-    """[(data_path, index, group name, n keys)] of the action's single channelbag."""
+def channels_of(action):
+    """The action's one F-Curve container: its single channelbag (Blender 4.4+), or itself (4.2, 4.3)."""
+    if not keyframes.LAYERED_ACTIONS:
+        return action
     (layer,) = action.layers
     (strip,) = layer.strips
     (bag,) = strip.channelbags
-    return [(fc.data_path, fc.array_index, fc.group.name, len(fc.keyframe_points)) for fc in bag.fcurves]
+    return bag
+
+
+def fcurves_of(action):
+    """[(data_path, index, group name, n keys)] of the action's F-Curves."""
+    return [(fc.data_path, fc.array_index, fc.group.name, len(fc.keyframe_points))
+            for fc in channels_of(action).fcurves]
+
+
+def assigned_slot_is_the_first(obj, action):
+    """The object plays `action` through its one slot (always true without slots, Blender 4.2/4.3)."""
+    return not keyframes.LAYERED_ACTIONS or obj.animation_data.action_slot == action.slots[0]
 
 
 def test_sign_continuous_keeps_rotations_and_removes_flips(rng):
@@ -77,13 +90,13 @@ def test_write_creates_one_grouped_action(hand, rng):
     action = keyframes.write_pose_action(hand, "HandPose", BONES, frames, random_quats(rng))
     assert list(bpy.data.actions) == [action] and action.name == "HandPose"
     assert hand.animation_data.action == action
-    assert hand.animation_data.action_slot == action.slots[0]
+    assert assigned_slot_is_the_first(hand, action)
     curves = fcurves_of(action)
     assert len(curves) == 4 * len(BONES)
     for b, name in enumerate(BONES):
         path = f'pose.bones["{name}"].rotation_quaternion'
         assert curves[4 * b: 4 * b + 4] == [(path, i, name, F) for i in range(4)]
-    (bag,) = action.layers[0].strips[0].channelbags
+    bag = channels_of(action)
     assert [g.name for g in bag.groups] == BONES
     assert all(hand.pose.bones[n].rotation_mode == "QUATERNION" for n in BONES)
     assert {k.interpolation for fc in bag.fcurves for k in fc.keyframe_points} == {"LINEAR"}
@@ -131,8 +144,7 @@ def test_locations_and_interpolation(hand, rng):
     ]
     bpy.context.scene.frame_set(7)
     np.testing.assert_allclose(hand.pose.bones["wrist.R"].location, loc[6], atol=1e-6)
-    (bag,) = action.layers[0].strips[0].channelbags
-    assert {k.interpolation for fc in bag.fcurves for k in fc.keyframe_points} == {"CONSTANT"}
+    assert {k.interpolation for fc in channels_of(action).fcurves for k in fc.keyframe_points} == {"CONSTANT"}
 
 
 def test_bone_names_are_escaped(fresh_scene, rng):
@@ -152,7 +164,7 @@ def test_replaces_previous_action(hand, rng):
     first = keyframes.write_pose_action(hand, "A", BONES, np.arange(F), random_quats(rng))
     second = keyframes.write_pose_action(hand, "B", BONES, np.arange(F), random_quats(rng))
     assert hand.animation_data.action == second and first.name in bpy.data.actions
-    assert hand.animation_data.action_slot == second.slots[0]
+    assert assigned_slot_is_the_first(hand, second)
 
 
 def test_missing_bone_raises_rig_error_and_creates_nothing(hand, rng):

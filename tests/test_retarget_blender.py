@@ -23,7 +23,7 @@ from maskhand.rigmath.retarget_map import RetargetMap, preset_map
 
 bpy = pytest.importorskip("bpy")
 from maskhand.blender.build_rig import add_hand_rig  # noqa: E402
-from maskhand.blender.keyframes import read_pose_action  # noqa: E402
+from maskhand.blender.keyframes import object_fcurves, read_pose_action  # noqa: E402
 from maskhand.blender.retarget import detect, hand_quaternions, pose_hand, retarget_sequence  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -108,12 +108,10 @@ def test_take_is_merged_into_the_characters_action(fresh_scene):
                                     np.asarray(seq.betas).mean(0))
     keyed = read_pose_action(obj, names, frames)
     assert np.abs(np.abs(np.sum(keyed * quats, axis=-1)) - 1).max() < 1e-5
-    spine = [fc for fc in action.layers[0].strips[0].channelbag(obj.animation_data.action_slot).fcurves
-             if "spine01" in fc.data_path]
+    spine = [fc for (path, _), fc in object_fcurves(obj).items() if "spine01" in path]
     assert len(spine) == 3 and all(len(fc.keyframe_points) == 3 for fc in spine)
     assert 3 + n - 1 < 200
-    finger_w = action.layers[0].strips[0].channelbag(obj.animation_data.action_slot).fcurves.find(
-        'pose.bones["finger2-2.R"].rotation_quaternion', index=0)
+    finger_w = object_fcurves(obj)[('pose.bones["finger2-2.R"].rotation_quaternion', 0)]
     assert len(finger_w.keyframe_points) == n + 1  # the key at 5 replaced, the one at 200 kept
     finger = read_pose_action(obj, ["finger2-2.R"], [200.0])
     np.testing.assert_allclose(finger[0, 0], [1, 0, 0, 0], atol=1e-6)  # the key outside the take stays
@@ -219,8 +217,7 @@ def test_tracked_take_with_a_gap_is_keyed_onto_the_character(fresh_scene, tmp_pa
     assert "(smplx mapping)" in lines[0] and out.is_file()
     bpy.ops.wm.open_mainfile(filepath=str(out))
     obj = bpy.data.objects["SMPLX-neutral"]
-    fc = obj.animation_data.action.layers[0].strips[0].channelbag(obj.animation_data.action_slot).fcurves.find(
-        'pose.bones["right_index1"].rotation_quaternion', index=0)
+    fc = object_fcurves(obj)[('pose.bones["right_index1"].rotation_quaternion', 0)]
     keyed = np.empty(2 * len(fc.keyframe_points))
     fc.keyframe_points.foreach_get("co", keyed)
     np.testing.assert_array_equal(keyed[0::2], found + 1)  # source frame i -> scene frame i + 1

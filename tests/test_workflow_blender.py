@@ -18,6 +18,7 @@ from maskhand.blender import backend_client  # noqa: E402
 from maskhand.blender.apply_result import read_pose  # noqa: E402
 from maskhand.handmodel.parts import PART_JOINTS  # noqa: E402
 from maskhand.blender.build_rig import add_hand_rig  # noqa: E402
+from maskhand.blender.keyframes import object_fcurves  # noqa: E402
 from maskhand.blender.source_image import png_bytes  # noqa: E402
 from maskhand.handmodel.open_hand import load_open_hand  # noqa: E402
 from maskhand.rigmath.rig_layout import joint_bone_names  # noqa: E402
@@ -79,19 +80,9 @@ def same_rotations(a, b, atol=1e-6):
 
 
 def keys_per_bone(arm):
-    """{bone: [frames of its rotation keys]} over the rig's action (every channelbag)."""
-    anim = arm.animation_data
-    if anim is None or anim.action is None:
-        return {}
-    out = {}
-    for layer in anim.action.layers:
-        for strip in layer.strips:
-            for bag in strip.channelbags:
-                for fc in bag.fcurves:
-                    if fc.data_path.endswith("rotation_quaternion") and fc.array_index == 0:
-                        bone = fc.data_path.split('"')[1]
-                        out[bone] = sorted(k.co[0] for k in fc.keyframe_points)
-    return out
+    """{bone: [frames of its rotation keys]} over the rig's assigned action."""
+    return {path.split('"')[1]: sorted(k.co[0] for k in fc.keyframe_points)
+            for (path, index), fc in object_fcurves(arm).items() if path.endswith("rotation_quaternion") and index == 0}
 
 
 def snapshot():
@@ -447,8 +438,7 @@ def test_api_track_keys_the_clip_and_adds_missing_rigs(fresh_scene, addon):
     character = build_smplx_hands("Character")
     action = api.retarget(again["right"], character, preset="auto")
     assert character.animation_data.action == action
-    keyed = sorted({k.co[0] for fc in character.animation_data.action.layers[0].strips[0].channelbags[0].fcurves
-                    for k in fc.keyframe_points})
+    keyed = sorted({k.co[0] for fc in object_fcurves(character).values() for k in fc.keyframe_points})
     assert keyed == [float(f) for f in range(1, 7)], keyed
 
 
