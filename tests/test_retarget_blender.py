@@ -201,7 +201,7 @@ def test_cli_keys_onto_an_existing_character(fresh_scene, tmp_path):
 def test_tracked_take_with_a_gap_is_keyed_onto_the_character(fresh_scene, tmp_path):
     """The `animate --onto` path: keys only on the frames where the hand was found."""
     from maskhand.blender.animate import write_take_blend
-    from maskhand.inference.tracking import HandTrack, Take
+    from maskhand.inference.take import HandTrack, Take
 
     build("smplx")
     character = tmp_path / "smplx.blend"
