@@ -11,22 +11,21 @@ import sys
 from pathlib import Path
 
 from .errors import MaskHandError
+from .output_paths import check_output_file, check_output_folder, write_text_atomic
 
 
 def _import_mano(args) -> int:
+    _check_outputs(args, out=".blend", preview=".png")
+    if args.onto and args.preview:
+        raise MaskHandError("--preview renders MaskHand's own rigs; it cannot be combined with --onto")
     from .posefiles import read_pose_file
     from .blender.headless import import_mano_to_blend
 
-    sequences = read_pose_file(args.file, fps=args.fps)
-    if args.side:
-        sequences = [s for s in sequences if s.side == args.side]
-        if not sequences:
-            raise MaskHandError(f"{args.file} holds no {args.side} hand poses")
+    # The reader keeps only that side, and labels files that record no side (issue 16).
+    sequences = read_pose_file(args.file, side=args.side, fps=args.fps)
     if args.onto:
         from .blender.headless import import_mano_onto_blend
 
-        if args.preview:
-            raise MaskHandError("--preview renders MaskHand's own rigs; it cannot be combined with --onto")
         summary = import_mano_onto_blend(sequences, args.onto, args.out, preset=args.preset,
                                          mano_dir=args.mano_dir, pose_wrist=not args.fingers_only)
     else:
@@ -37,6 +36,7 @@ def _import_mano(args) -> int:
 
 
 def _export_mano_pkl(args) -> int:
+    check_output_file(args.out, ".pkl", "the output file")
     from .handmodel.export_pkl import export_mano_pkl
     from .handmodel.registry import load_hand_model
 
@@ -47,13 +47,13 @@ def _export_mano_pkl(args) -> int:
 
 
 def _predict(args) -> int:
+    _check_outputs(args, out=".json")
     from .inference.predict import failed, predict
 
     doc = predict(args.inputs, intrinsics=args.intrinsics, hypotheses=args.hypotheses, seed=args.seed,
                   max_hands=args.max_hands, estimator=args.estimator, mano_dir=args.mano_dir,
                   temperature=args.temperature)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=1))
+    write_text_atomic(args.out, json.dumps(doc, indent=1))
     n_hands = sum(len(e["hands"]) for e in doc["images"])
     bad = failed(doc)
     print(f"{len(doc['images'])} image(s), {n_hands} hand(s), {bad} failed; wrote {args.out}")
@@ -78,19 +78,25 @@ def _train(args) -> int:
         outs = {s: Path(folder) / f"{s}.pt" for s in stages}
     else:
         configs, outs = {args.what: args.config}, {args.what: args.out}
-    for stage in stages:
+    if args.what == "all":
+        check_output_folder(folder, "--out")
+    cfgs = {}
+    for stage in stages:  # every config read and every checkpoint path checked before any training
         overrides = {"steps": args.steps, "out": str(outs[stage]) if outs[stage] else None}
         if stage == "tokenizer":
-            from .training.train_tokenizer import train
-
-            cfg = load_config(TokenizerTrainConfig, configs[stage], **overrides)
+            cfgs[stage] = load_config(TokenizerTrainConfig, configs[stage], **overrides)
         else:
-            from .training.train_transformer import train
-
             if args.what == "all":
                 overrides["tokenizer"] = str(outs["tokenizer"])
-            cfg = load_config(TransformerTrainConfig, configs[stage], **overrides)
-        metrics = train(cfg)
+            cfgs[stage] = load_config(TransformerTrainConfig, configs[stage], **overrides)
+        if cfgs[stage].out:
+            check_output_file(cfgs[stage].out, ".pt", "--out" if args.what != "all" else f"--out ({stage}.pt)")
+    for stage in stages:
+        if stage == "tokenizer":
+            from .training.train_tokenizer import train
+        else:
+            from .training.train_transformer import train
+        metrics = train(cfgs[stage])
         if metrics:
             print(json.dumps({k: v for k, v in metrics.items() if k != "codebook"}, indent=1))
     return 0
@@ -99,6 +105,7 @@ def _train(args) -> int:
 def _evaluate(args) -> int:
     from .evaluation import evaluate, load_dataset, markdown_table, write_json
 
+    _check_outputs(args, out=".json", markdown=".md")
     names = [n.strip() for n in args.estimators.split(",") if n.strip()]
     samples = load_dataset(args.dataset, split=args.split, limit=args.limit)
 
@@ -115,10 +122,23 @@ def _evaluate(args) -> int:
         write_json(result, args.out)
         print(f"wrote {args.out}")
     if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(table + "\n", encoding="utf-8")
+        write_text_atomic(args.markdown, table + "\n")
         print(f"wrote {args.markdown}")
     return 0
+
+
+def _check_outputs(args, **suffixes: str) -> None:
+    """Every file this command will write, checked before any work: {option name: extension}
+    (the option's value may be None: not asked for). OutputFileError names the first bad one."""
+    for name, suffix in suffixes.items():
+        value = getattr(args, name)
+        if value is not None:
+            check_output_file(value, suffix, f"--{name.replace('_', '-')}")
+    given = {f"--{n.replace('_', '-')}": Path(getattr(args, n)).absolute() for n in suffixes
+             if getattr(args, n) is not None}
+    if len(set(given.values())) < len(given):
+        raise MaskHandError(f"{' and '.join(given)} must name different files; got {getattr(args, next(iter(suffixes)))} "
+                            "for both")
 
 
 def _frame_range(text: str | None):
@@ -146,8 +166,7 @@ def _animate(args) -> int:
             raise MaskHandError("--preview renders MaskHand's own rigs; it cannot be combined with --onto")
         parse_onto(args.onto, args.out)
     frame_range = _frame_range(args.frames)
-    if args.out.suffix != ".blend" or args.out.is_dir():
-        raise MaskHandError(f"--out must name a .blend file; got {args.out}")
+    _check_outputs(args, out=".blend", preview=".png")
 
     def progress(done, total, index, hands):
         if done == total or done % 25 == 0:

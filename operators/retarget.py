@@ -9,6 +9,7 @@ from .. import prefs
 from ..blender.retarget import armature_of, detect, pose_hand, retarget_sequence
 from ..errors import MaskHandError
 from ..handmodel.registry import load_hand_model
+from ..output_paths import check_output_file
 from ..posefiles import read_pose_file
 from ..rigmath.retarget_map import load_map, save_map, validate
 
@@ -77,6 +78,7 @@ class MASKHAND_OT_retarget_save(bpy.types.Operator, ExportHelper):
 
     def execute(self, context):
         try:
+            check_output_file(self.filepath, ".json", "the mapping file")  # before anything is written
             path = save_map(_settings(context).to_map(), self.filepath)
         except MaskHandError as err:
             self.report({'ERROR'}, str(err))

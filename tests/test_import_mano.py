@@ -137,7 +137,7 @@ def test_cli_writes_a_blend_with_keys(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["import-mano", "nope.npz", "--out", "x.blend"], "nope.npz"),
-    (["import-mano", str(SAMPLE), "--side", "left", "--out", "x.blend"], "no left hand"),
+    (["import-mano", str(SAMPLE), "--side", "left", "--out", "x.blend"], "no left-hand frames"),
 ])
 def test_cli_bad_input_is_one_sentence(tmp_path, args, message):
     run = subprocess.run([sys.executable, "-m", "maskhand", *args], capture_output=True, text=True,
@@ -154,3 +154,57 @@ def test_operator_sets_a_fractional_frame_rate_exactly(fresh_scene, addon, tmp_p
                                              frame_start=1) == {'FINISHED'}
     r = bpy.context.scene.render
     assert r.fps == 30 and abs(r.fps / r.fps_base - 29.97) < 1e-4
+
+
+# -- issue 16: --side goes to the reader, which labels files that record no side ----------------------------
+def _hamer_npz(path, n, is_right=None, seed=0):
+    rng = np.random.default_rng(seed)
+    arrays = {"global_orient": rng.normal(size=(n, 3)) * 0.5, "hand_pose": rng.normal(size=(n, 45)) * 0.3,
+              "betas": rng.normal(size=(n, 10)) * 0.1}
+    if is_right is not None:
+        arrays["is_right"] = np.asarray(is_right, np.float64)
+    np.savez(path, **arrays)
+    return arrays
+
+
+MIRROR = np.array([1.0, -1.0, -1.0])
+
+
+@pytest.mark.parametrize("is_right, expect_left, mirrored", [
+    (None, [0, 1, 2], False),        # a left-only file that records no side: labelled left, as it is
+    ([0, 0, 0], [0, 1, 2], True),    # HaMeR's left hands: predicted as mirrored right hands
+    ([1, 0, 1, 0], [1, 3], True),    # a mixed file: only its left hands
+])
+def test_side_left_reads_left_hands_of_every_layout(tmp_path, is_right, expect_left, mirrored):
+    from maskhand.posefiles import read_pose_file
+
+    n = 3 if is_right is None else len(is_right)
+    arrays = _hamer_npz(tmp_path / "hands.npz", n, is_right)
+    (seq,) = read_pose_file(tmp_path / "hands.npz", side="left")
+    assert seq.side == "left" and seq.global_orient.shape == (len(expect_left), 3)
+    go, hp = arrays["global_orient"][expect_left], arrays["hand_pose"][expect_left]
+    if mirrored:
+        go, hp = go * MIRROR, (hp.reshape(-1, 15, 3) * MIRROR).reshape(-1, 45)
+    np.testing.assert_allclose(seq.global_orient, go)
+    np.testing.assert_allclose(seq.hand_pose, hp)
+
+
+@pytest.mark.parametrize("is_right, frames", [(None, 3), ([0, 0, 0], 3), ([1, 0, 1, 0], 2)])
+def test_cli_side_left_keys_a_left_rig(tmp_path, is_right, frames):
+    """Issue 16: `import-mano --side left` on a file without is_right failed with 'holds no left hand poses'."""
+    n = 3 if is_right is None else len(is_right)
+    _hamer_npz(tmp_path / "left.npz", n, is_right)
+    out = tmp_path / "x.blend"
+    run = subprocess.run([sys.executable, "-m", "maskhand", "import-mano", str(tmp_path / "left.npz"), "--side", "left",
+                          "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert f"left hand: {frames} frame(s) keyed on 'MaskHand.L'" in run.stdout, run.stdout
+    assert "right hand" not in run.stdout and out.is_file()
+
+
+def test_cli_side_right_of_a_left_only_file_is_one_sentence(tmp_path):
+    _hamer_npz(tmp_path / "left.npz", 2, [0, 0])
+    run = subprocess.run([sys.executable, "-m", "maskhand", "import-mano", str(tmp_path / "left.npz"), "--side", "right",
+                          "--out", str(tmp_path / "x.blend")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "no right-hand frames; the file holds left hands" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "x.blend").exists()
