@@ -13,6 +13,15 @@ class InputFileError(MaskHandError):
     """A file the user named is missing, unreadable, or not what it claims to be."""
 
 
+class ImageSizeError(InputFileError):
+    """An image too small for hand detection (images.MIN_DETECT_SIDE)."""
+
+
+class OutputFileError(MaskHandError):
+    """A file MaskHand was asked to write cannot be written there: wrong extension, a folder, no
+    permission, a file in the way of its folder (output_paths.check_output_file)."""
+
+
 class PoseDataError(MaskHandError):
     """Pose parameters have the wrong shape, hold NaN/inf, or are not MANO data."""
 
