@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import MaskHandError
-from .images import as_rgb_uint8
+from .images import as_rgb_uint8, check_detectable
 
 BOX_SCALE = 1.3  # square box = keypoints' extent x 1.3: room for the palm and fingertips' flesh
 OUTSIDE_IMAGE_WEIGHT = 0.5  # confidence factor for keypoints MediaPipe puts outside the frame
@@ -100,10 +100,12 @@ class KeypointDetector:
 
     def detect(self, image: np.ndarray) -> list[HandKeypoints]:
         """Hands in `image` (RGB uint8 (H, W, 3); other layouts as_rgb_uint8 accepts), sorted left to
-        right by box centre; [] when there is none."""
+        right by box centre; [] when there is none. Raises ImageSizeError for an image smaller than
+        images.MIN_DETECT_SIDE on its shorter side (no hand could be found there)."""
         if self._hands is None:
             raise MaskHandError("the keypoint detector is closed")
         image = as_rgb_uint8(image)
+        check_detectable(image)
         height, width = image.shape[:2]
         small = _downscaled(image, self.max_side)
         try:

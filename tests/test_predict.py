@@ -76,3 +76,23 @@ def test_predict_refuses_a_missing_input_with_one_sentence(tmp_path):
     proc, doc = run_predict(tmp_path, tmp_path / "nope.png", "--estimator", "fitted")
     assert proc.returncode != 0
     assert "nope.png" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_images_too_small_for_detection_get_an_error_naming_their_size(tmp_path):
+    """Issue 16: a 1x1 image passed as "0 hands, no error"."""
+    import cv2
+
+    from maskhand.inference.images import MIN_DETECT_SIDE
+
+    tiny, strip, ok = tmp_path / "tiny.png", tmp_path / "strip.png", tmp_path / "ok.png"
+    cv2.imwrite(str(tiny), np.full((1, 1, 3), 128, np.uint8))
+    cv2.imwrite(str(strip), np.full((MIN_DETECT_SIDE - 1, 400, 3), 128, np.uint8))
+    cv2.imwrite(str(ok), np.full((MIN_DETECT_SIDE, MIN_DETECT_SIDE, 3), 128, np.uint8))
+    proc, doc = run_predict(tmp_path, tiny, strip, ok, "--estimator", "mediapipe")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    errors = [e["error"] for e in doc["images"]]
+    assert errors[0] == (f"the image is 1x1 pixels, too small to find a hand in; hand detection needs at least "
+                         f"{MIN_DETECT_SIDE} pixels on the shorter side")
+    assert f"the image is 400x{MIN_DETECT_SIDE - 1} pixels" in errors[1]
+    assert errors[2] is None and doc["images"][2]["hands"] == []  # big enough, just no hand
+    assert f"tiny.png: {errors[0]}" in proc.stderr
