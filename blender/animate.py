@@ -29,13 +29,11 @@ from ..handmodel.parts import SIDES, check_side
 from ..handmodel.registry import load_hand_model
 from .build_rig import add_hand_rig
 from .pose_keys import key_poses
+from .reference_camera import OPENCV_TO_CAMERA, camera_data, set_background, set_resolution
 
 FRAME_OFFSET = 1
 # OpenCV camera axes -> Blender world: x -> +X, y (down) -> -Z, z (forward) -> +Y.
 CAMERA_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
-# A Blender camera looks down its local -Z with +Y up: its rotation is CAMERA_TO_WORLD @ diag(1, -1, -1).
-_BLENDER_CAMERA_ROTATION = CAMERA_TO_WORLD @ np.diag([1.0, -1.0, -1.0])
-_SENSOR_MM = 36.0
 
 
 @dataclass
@@ -56,8 +54,9 @@ class AnimatedScene:
 
 
 def animate_take(scene: bpy.types.Scene, tracks: dict, fps: float, K: np.ndarray, image_size: tuple[int, int],
-                 frame_range: tuple[int, int], name: str = "take", mano_dir=None) -> AnimatedScene:
-    """Add rigs, keys and a matching camera for `tracks` ({side: SmoothedTrack}) to `scene`.
+                 frame_range: tuple[int, int], name: str = "take", mano_dir=None, source=None) -> AnimatedScene:
+    """Add rigs, keys and a matching camera for `tracks` ({side: SmoothedTrack}) to `scene`; with
+    `source` (the take's movie, folder or pattern) the camera shows it behind the rigs, in sync.
 
     fps: the source's rate; K (3, 3) and image_size (width, height) of its frames; frame_range:
     (first, last) source frame indices read, inclusive (the scene's range becomes these + FRAME_OFFSET).
@@ -91,7 +90,7 @@ def animate_take(scene: bpy.types.Scene, tracks: dict, fps: float, K: np.ndarray
 
     set_frame_rate(scene, fps)
     scene.frame_start, scene.frame_end = first + FRAME_OFFSET, last + FRAME_OFFSET
-    result.camera = _add_camera(scene, np.asarray(K, np.float64), image_size)
+    result.camera = _add_camera(scene, np.asarray(K, np.float64), image_size, source)
     scene.frame_set(first + FRAME_OFFSET + (last - first) // 2)
     return result
 
@@ -121,7 +120,7 @@ def write_take_blend(take, out: Path, smoothing: float = 0.5, preview: Path | No
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     made = animate_take(scene, tracks, take.fps, take.K, take.image_size, take.frame_range,
-                        name=Path(str(take.source)).stem or "take", mano_dir=mano_dir)
+                        name=Path(str(take.source)).stem or "take", mano_dir=mano_dir, source=take.source)
     lines = [f"{side} hand: {len(h.scene_frames)} key(s) on '{h.rig.name}' in action '{h.action.name}', "
              f"frames {h.scene_frames[0]}..{h.scene_frames[-1]}" for side, h in made.hands.items()]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -154,23 +153,40 @@ def set_frame_rate(scene, fps: float) -> None:
     scene.render.fps_base = whole / fps
 
 
-def _add_camera(scene, K: np.ndarray, image_size: tuple[int, int]) -> bpy.types.Object | None:
-    """A camera at the world origin with the take's focal length and principal point."""
+def _add_camera(scene, K: np.ndarray, image_size: tuple[int, int], source=None) -> bpy.types.Object | None:
+    """The take's camera at the world origin (the rigs' armature space is its frame), with the
+    take's intrinsics and its source behind it, in sync with the keys (source frame i on scene
+    frame i + FRAME_OFFSET)."""
     width, height = (int(v) for v in image_size)
     if width <= 0 or height <= 0:
         return None
-    longer = max(width, height)
-    data = bpy.data.cameras.new("MaskHand Camera")
-    data.sensor_fit = 'AUTO'  # the sensor width spans the longer image side
-    data.sensor_width = _SENSOR_MM
-    data.lens = float(K[0, 0]) * _SENSOR_MM / longer
-    data.shift_x = (width / 2.0 - float(K[0, 2])) / longer
-    data.shift_y = (float(K[1, 2]) - height / 2.0) / longer
-    data.clip_start, data.clip_end = 0.01, 100.0
-    cam = bpy.data.objects.new("MaskHand Camera", data)
-    cam.matrix_world = Matrix(_BLENDER_CAMERA_ROTATION.tolist()).to_4x4()
+    cam = bpy.data.objects.new("MaskHand Camera", camera_data("MaskHand Camera", K, image_size))
     scene.collection.objects.link(cam)
+    cam.matrix_world = Matrix(CAMERA_TO_WORLD.tolist()).to_4x4() @ OPENCV_TO_CAMERA
     scene.camera = cam
-    scene.render.resolution_x, scene.render.resolution_y = width, height
-    scene.render.resolution_percentage = 100
+    set_resolution(scene, image_size)
+    picture = first_picture(source) if source is not None else None
+    if picture is not None:
+        path, index = picture
+        set_background(cam, str(path), index + FRAME_OFFSET)
     return cam
+
+
+def first_picture(source) -> tuple[Path, int] | None:
+    """What Blender can show for a take's source, with its frame index: a movie or still itself (0),
+    or the first image of a folder or numbered pattern (Blender plays the numbered files after it);
+    None when the source cannot be read."""
+    from ..inference.frames import open_frames
+
+    path = Path(str(source))
+    if path.is_file():
+        return path, 0
+    try:
+        frames = open_frames(source)
+    except MaskHandError:
+        return None
+    try:
+        first = getattr(frames, "frames", None)
+        return (Path(first[0][1]), int(first[0][0])) if first else None
+    finally:
+        frames.close()

@@ -169,7 +169,8 @@ def finish_estimate(context, job: EstimateJob) -> list[tuple[str, str]]:
         _add_hypotheses(settings, hand, h_i, hand["hypotheses"])
         first_of_side.setdefault(hand["side"], len(settings.hypotheses) - len(hand["hypotheses"]))
     camera = {k: value.get(k) for k in ("width", "height", "K")}
-    settings.last_image = json.dumps({"path": job.source.path, "frame": job.scene_frame, **camera})
+    settings.last_image = json.dumps({"path": job.source.path, "frame": job.scene_frame, "offset": job.source.offset,
+                                      "temporary": job.source.temporary, **camera})
     posed, missing = [], []
     for side, index in first_of_side.items():
         item = settings.hypotheses[index]
@@ -463,3 +464,62 @@ def key_take(take: Take, rigs: dict, scene_frame: Callable[[int], int], smoothin
         reports.insert(0, ('INFO', f"Keyed {len(frames)} frame(s) of the {side} hand on '{rig.name}' "
                                    f"in action '{actions[side].name}'"))
     return actions, reports
+
+
+# -- 5. the reference camera ----------------------------------------------------------------------------
+def set_up_reference_camera(context) -> list[tuple[str, str]]:
+    """A camera with the last estimate's picture behind it and its intrinsics, the rig of each chosen
+    hypothesis posed in camera space in front of it, so looking through it shows each rig on its
+    hand (blender/reference_camera.py). Hand rigs share the first one's placement (one camera frame).
+    Checks everything first; raises MaskHandError with the scene unchanged."""
+    from . import reference_camera as rc
+
+    scene = context.scene
+    settings = scene.maskhand.estimate
+    if not settings.last_image:
+        raise MaskHandError("there is no estimated picture to line up with; run Estimate first")
+    picture = json.loads(settings.last_image)
+    if not picture.get("K") or not picture.get("width"):
+        raise MaskHandError("the last estimate recorded no camera; run Estimate again")
+    plan = []
+    for item in chosen_hypotheses(settings):
+        rig = find_rig(scene, item.side, scene.maskhand.rig, context.active_object)
+        if rig is not None:
+            hypothesis_rig_pose(rig, item.hypothesis())  # every pose checked before anything changes
+            plan.append((rig, item))
+    if not plan:
+        raise MaskHandError("no hand rig of the estimated hands' sides to line up; Add Hand Rig makes one")
+    background = _picture_background(scene, settings, picture)
+    anchor = plan[0][0]
+    cam = rc.reference_camera(scene, anchor, picture["K"], (picture["width"], picture["height"]))
+    rc.set_background(cam, **background)
+    settings.use_camera_translation = True
+    for rig, item in plan:
+        if rig is not anchor:
+            rig.matrix_world = anchor.matrix_world
+        pose_rig(rig, item.hypothesis(), use_location=True)
+    views = rc.look_through(context, cam)
+    rigs = ", ".join(f"'{rig.name}'" for rig, _ in plan)
+    return [('INFO', f"Camera '{cam.name}' shows the picture behind {rigs}"
+                     + ("" if views else "; look through it with Numpad 0"))]
+
+
+def _picture_background(scene, settings, picture: dict) -> dict:
+    """set_background's arguments for the picture the last estimate used (a Blender image or clip as
+    itself; a file by its path, a movie starting at the scene frame of its first frame)."""
+    kind = settings.source_kind
+    if kind == 'IMAGE' and settings.image is not None:
+        return {"image": settings.image, "first_frame": settings.source_start}
+    if kind == 'CLIP' and settings.clip is not None:
+        return {"clip": settings.clip}
+    if kind == 'CAMERA_BG' and scene.camera is not None:
+        for bg in scene.camera.data.background_images:
+            clip = scene.active_clip if bg.use_camera_clip else bg.clip
+            if bg.show_background_image and bg.source == 'IMAGE' and bg.image is not None:
+                return {"image": bg.image, "first_frame": bg.image_user.frame_start}
+            if bg.show_background_image and bg.source == 'MOVIE_CLIP' and clip is not None:
+                return {"clip": clip}
+    if picture.get("temporary"):
+        raise MaskHandError("the picture was a temporary copy of an unsaved image; pick the image again and Estimate")
+    offset = picture.get("offset")
+    return {"path": picture["path"], "first_frame": 1 if offset is None else -int(offset)}

@@ -21,7 +21,7 @@ def target_rig(context):
 class MASKHAND_OT_import_mano(bpy.types.Operator, ImportHelper):
     """Import MANO pose parameters (.npz, .pkl, .json) as keyframes on the selected hand rig"""
     bl_idname = "anim.maskhand_import_mano"
-    bl_label = "Import MANO File"
+    bl_label = "Import MANO Pose"
     bl_options = {'REGISTER', 'UNDO'}
 
     filter_glob: bpy.props.StringProperty(default="*.npz;*.pkl;*.json", options={'HIDDEN'})

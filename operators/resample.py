@@ -13,7 +13,7 @@ from .polls import free_to_start, has_hypotheses
 class MASKHAND_OT_resample(BackendJobOperator, bpy.types.Operator):
     """Draw new hypotheses for the selected hand with a new seed; locked fingers keep their pose"""
     bl_idname = "view3d.maskhand_resample"
-    bl_label = "Resample"
+    bl_label = "Resample Hand"
     bl_options = {'REGISTER', 'UNDO'}
 
     busy_text = "Resampling... (Esc cancels)"

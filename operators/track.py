@@ -14,7 +14,7 @@ from .modal_job import BackendJobOperator
 class MASKHAND_OT_track_range(BackendJobOperator, bpy.types.Operator):
     """Estimate every frame of the track range from the movie or sequence and key one action per hand (Esc cancels)"""
     bl_idname = "anim.maskhand_track_range"
-    bl_label = "Track Range"
+    bl_label = "Track Video Range"
     bl_options = {'REGISTER', 'UNDO'}
 
     busy_text = "Tracking... (Esc cancels)"

@@ -1,14 +1,29 @@
-"""Sidebar panels of MaskHand, one per file; this module only wires them, in the order listed
-(which is the order they appear in the sidebar)."""
+"""Sidebar panels and menus of MaskHand, one per file; this module only wires them, in the order
+listed (which is the order the panels appear in the sidebar)."""
 import importlib
 
 import bpy
 
-_modules = ("main", "estimate", "hypotheses", "track", "retarget")
+from ..blender import keypoint_overlay
+from . import menus
+
+_modules = ("main", "estimate", "hypotheses", "track", "retarget", "menus")
 
 classes = tuple(cls for name in _modules for cls in importlib.import_module(f".{name}", __package__).classes)
 
-register, unregister = bpy.utils.register_classes_factory(classes)
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
+def register():
+    _register_classes()
+    menus.append()
+    keypoint_overlay.show(True)
+
+
+def unregister():
+    keypoint_overlay.show(False)
+    menus.remove()
+    _unregister_classes()
 
 
 def panel_classes() -> list:

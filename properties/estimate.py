@@ -9,7 +9,7 @@ import json
 
 import bpy
 
-from ..blender import workflow
+from ..blender import keypoint_overlay, workflow
 from ..handmodel.parts import PARTS
 
 SOURCE_KINDS = (
@@ -71,6 +71,9 @@ class MaskHandEstimateSettings(bpy.types.PropertyGroup):
                                 description="Random seed of the sampling; Resample moves to the next one")
     max_hands: bpy.props.IntProperty(name="Max Hands", default=2, min=1, max=4,
                                      description="How many hands to look for in a picture")
+    show_keypoints: bpy.props.BoolProperty(
+        name="Show Keypoints", default=True, update=keypoint_overlay.redraw,
+        description="Draw the detected 2D keypoints over the picture when looking through the reference camera")
     use_camera_translation: bpy.props.BoolProperty(
         name="Place in Camera Space", default=False,
         description="Also move the wrist by the estimated camera translation, so a camera at the rig's "

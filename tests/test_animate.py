@@ -58,8 +58,12 @@ def _open_blend(path):
                 wrist.append((p.x * width, (1.0 - p.y) * height))
             rigs[side] = dict(frames=frames, keys_per_curve=counts, action=action.name,
                               quats=read_pose_action(obj, names, np.array(frames, float)), wrist_px=np.array(wrist))
+        backgrounds = [(bg.source, str(Path(bpy.path.abspath(bg.clip.filepath if bg.clip else bg.image.filepath)).resolve()),
+                        bg.clip.frame_start if bg.clip else None)
+                       for bg in (scene.camera.data.background_images if scene.camera else ())]
         info = dict(range=(scene.frame_start, scene.frame_end), fps=scene.render.fps / scene.render.fps_base,
-                    size=(width, height), camera=scene.camera is not None)
+                    size=(width, height), camera=scene.camera is not None, backgrounds=backgrounds,
+                    show_backgrounds=bool(scene.camera and scene.camera.data.show_background_images))
     finally:
         bpy.ops.wm.read_factory_settings(use_empty=True)
     return rigs, info
@@ -78,6 +82,8 @@ def test_clip_range_keys_one_rig_per_side(tmp_path):
     rigs, info = _open_blend(out)
     assert info["range"] == (4, 9)  # source frames 3..8 are scene frames 4..9
     assert info["fps"] == pytest.approx(12.0) and info["size"] == (192, 192) and info["camera"]
+    # The clip plays behind the rigs through the camera, its first frame on scene frame 1 like the keys.
+    assert info["show_backgrounds"] and info["backgrounds"] == [('MOVIE_CLIP', str(CLIP.resolve()), 1)], info
     expected_sides = {side for side in ("right", "left") if s[side] > 0}
     assert set(rigs) == expected_sides
     right = rigs["right"]

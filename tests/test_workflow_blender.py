@@ -463,3 +463,65 @@ def test_api_track_backend_killed_from_on_frame(rigs, addon):
     assert right.animation_data.action == previous and keys_per_bone(right)["wrist.R"] == [1.0]
     actions = api.track(CLIP, frames=(1, 3), rigs={"right": right})
     assert addon.starts == starts + 1 and right.animation_data.action == actions["right"]
+
+
+# -- the reference camera and the keypoint overlay (issue 15) -------------------------------------------
+def test_reference_camera_lines_the_rig_up_with_the_picture(rigs):
+    """Looking through the new camera shows the rig on the hand: its joints, projected as the camera
+    renders them, land on the detected keypoints (figure: benchmarks/bench_reference_camera.py)."""
+    from maskhand.blender.reference_camera import project_points, rig_keypoints
+
+    right, left = rigs
+    s = settings()
+    s.image_path, s.hypotheses_count = str(RGB / "00000004.jpg"), 3
+    assert not bpy.ops.view3d.maskhand_reference_camera.poll(), "no estimate yet: nothing to line up"
+    assert bpy.ops.view3d.maskhand_estimate() == {'FINISHED'}
+    assert bpy.ops.view3d.maskhand_reference_camera() == {'FINISHED'}
+    scene, picture = bpy.context.scene, json.loads(s.last_image)
+    cam = scene.camera
+    assert cam.name == "MaskHand Reference" and cam.data.show_background_images and s.use_camera_translation
+    (bg,) = cam.data.background_images
+    assert bg.source == 'IMAGE' and Path(bpy.path.abspath(bg.image.filepath)).resolve() == RGB / "00000004.jpg"
+    assert (scene.render.resolution_x, scene.render.resolution_y) == (picture["width"], picture["height"])
+    chosen = next(h for h in s.hypotheses if h.side == "right" and h.chosen)
+    # The camera lines up exactly: the rig's joints land where the hypothesis's own hand model,
+    # posed in the camera frame with its translation and projected with K, puts them.
+    hyp, K = chosen.hypothesis(), np.asarray(picture["K"])
+    model = load_open_hand("right").forward(np.asarray(hyp["mano"]["global_orient"])[None],
+                                            np.asarray(hyp["mano"]["hand_pose"])[None],
+                                            np.asarray(right["maskhand_betas"])[None], np.asarray(hyp["cam_t"])[None])
+    expected = model.joints[0] @ K.T
+    expected = expected[:, :2] / expected[:, 2:]
+    seen = project_points(scene, cam, rig_keypoints(right))
+    from maskhand.handmodel.joints import MANO_TO_OPENPOSE
+
+    joints_seen = seen[np.argsort(MANO_TO_OPENPOSE)[:16]]  # back to MANO's 16 joints
+    assert np.abs(joints_seen - expected).max() < 0.5, np.abs(joints_seen - expected).max()
+    # And so the rig lies on the detected hand as well as the estimate fits it (a loose bound here).
+    err = np.linalg.norm(seen - np.asarray(chosen.hand()["keypoints_2d"]), axis=1)
+    assert err.mean() < 0.12 * picture["width"], err
+    assert bpy.ops.view3d.maskhand_reference_camera() == {'FINISHED'}  # again: the same camera, updated
+    assert [o.name for o in bpy.data.objects if o.type == 'CAMERA'] == ["MaskHand Reference"]
+
+
+def test_reference_camera_plays_the_movie_in_sync(rigs):
+    right, _ = rigs
+    s = settings()
+    s.image_path, s.source_start = str(CLIP), 5  # the clip's first frame shows at scene frame 5
+    bpy.context.scene.frame_set(9)
+    assert bpy.ops.view3d.maskhand_estimate() == {'FINISHED'}
+    assert bpy.ops.view3d.maskhand_reference_camera() == {'FINISHED'}
+    (bg,) = bpy.context.scene.camera.data.background_images
+    assert bg.source == 'MOVIE_CLIP' and bg.clip.frame_start == 5
+    assert Path(bpy.path.abspath(bg.clip.filepath)).resolve() == CLIP.resolve()
+
+
+def test_keypoint_overlay_maps_picture_pixels_into_the_camera_frame(addon):
+    from maskhand.blender import keypoint_overlay
+
+    assert keypoint_overlay.is_shown(), "the draw handler is added with the add-on"
+    corners = np.array([[10.0, 300.0], [410.0, 300.0], [410.0, 0.0], [10.0, 0.0]])  # a 400 x 300 frame
+    px = np.array([[0.0, 0.0], [200.0, 150.0], [400.0, 300.0], [100.0, 0.0]])  # picture 400 x 300
+    np.testing.assert_allclose(keypoint_overlay.image_to_frame(px, (400, 300), corners),
+                               [[10, 300], [210, 150], [410, 0], [110, 300]])
+    assert len(keypoint_overlay.SEGMENTS) == 20 and {a for a, _ in keypoint_overlay.SEGMENTS} >= {0}

@@ -115,6 +115,12 @@ class RecordingLayout:
     def separator(self, factor=1.0, type='AUTO'):
         self._add(Widget("separator", factor=factor))
 
+    def menu(self, menu, text="", text_ctxt="", translate=True, icon='NONE', icon_value=0):
+        cls = getattr(bpy.types, menu, None)
+        if cls is None or not issubclass(cls, bpy.types.Menu):
+            raise LayoutError(f"unknown menu {menu!r}")
+        self._add(Widget("menu", text=text or cls.bl_label, icon=icon, value=menu))
+
     def progress(self, text="", text_ctxt="", translate=True, factor=0.0, type='BAR'):
         self._add(Widget("progress", text=text, factor=factor))
 
@@ -212,7 +218,7 @@ class _StandIn:
 
 
 def record_draw(cls, context, owner=None) -> Widget:
-    """Run `cls.draw` (a Panel or AddonPreferences class) on a recorder and return the recorded tree.
+    """Run `cls.draw` (a Panel, Menu or AddonPreferences class) on a recorder and return the recorded tree.
     `self` inside draw() is a stand-in whose `layout` is the recorder and whose other attributes
     come from `owner` (the preferences instance, say) or else from the class."""
     layout = RecordingLayout(context)
