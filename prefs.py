@@ -3,6 +3,7 @@
 Lives at the package root because ``bl_idname`` must be the extension's own module name
 (``bl_ext.<repo>.maskhand`` inside Blender), which is ``__package__`` only here.
 """
+import os
 from pathlib import Path
 
 import bpy
@@ -14,6 +15,12 @@ DEVICE_ITEMS = (
     ('CUDA', "CUDA", "An NVIDIA GPU (needs a CUDA build of torch)"),
     ('MPS', "Apple MPS", "The GPU of an Apple silicon Mac"),
     ('CPU', "CPU", "The processor; slowest, works everywhere"),
+)
+
+TORCH_BUILD_ITEMS = (
+    ('CPU', "CPU", "torch's CPU build: smaller, runs everywhere (on a Mac it also uses Apple's GPU through MPS)"),
+    ('CUDA', "CUDA", "torch's CUDA 12.6 build from PyTorch's index, for an NVIDIA GPU on Windows x64 or Linux "
+                     "x86-64 (a larger download)"),
 )
 
 
@@ -35,6 +42,19 @@ class MaskHandPreferences(bpy.types.AddonPreferences):
                     "empty = the environment that Install Backend creates",
         subtype='FILE_PATH',
         default="",
+    )
+    base_python: bpy.props.StringProperty(
+        name="Python for Install Backend",
+        description="The Python 3.11 that Install Backend makes its environment from; empty = search "
+                    "(Blender's own, the py launcher, PATH, python.org, Homebrew, pyenv, conda, uv)",
+        subtype='FILE_PATH',
+        default="",
+    )
+    torch_build: bpy.props.EnumProperty(
+        name="Torch Build",
+        description="Which build of torch Install Backend puts in the environment",
+        items=TORCH_BUILD_ITEMS,
+        default='CPU',
     )
     device: bpy.props.EnumProperty(
         name="Device",
@@ -75,6 +95,8 @@ class MaskHandPreferences(bpy.types.AddonPreferences):
         box.prop(self, "backend_python")
         if not self.backend_python:
             box.label(text=f"Environment: {backend_env_dir()}")
+            box.prop(self, "base_python")
+            box.prop(self, "torch_build")
         box.prop(self, "device")
         box.prop(self, "checkpoint")
         row = box.row()
@@ -98,9 +120,20 @@ def mano_dir(context) -> str | None:
 
 
 def backend_env_dir(create: bool = False) -> Path:
-    """The folder of the backend environment that Install Backend makes: the extension's user
-    folder (kept across add-on upgrades, unlike the extension's own folder). A package registered by
-    a script is no extension, so it gets a folder under Blender's user data instead."""
+    """The folder of the backend environment that Install Backend makes.
+
+    Normally the platform's user data folder (backend_install.user_env_dir: ~/.local/share/maskhand/
+    backend-py311, %LOCALAPPDATA%\\MaskHand\\backend-py311, ~/Library/Application Support/MaskHand/
+    backend-py311), outside Blender's per-version folders, so a Blender upgrade reuses it. When
+    BLENDER_USER_RESOURCES redirects Blender's user folder (a portable or managed setup), that folder
+    has no version in its path: the environment stays inside it, in the extension's user folder (or,
+    for a package registered by a script, under Blender's user data), so the setup stays self-contained.
+    """
+    if not os.environ.get("BLENDER_USER_RESOURCES"):
+        path = backend_install.user_env_dir()
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        return path
     try:
         return Path(bpy.utils.extension_path_user(__package__, path="backend", create=create))
     except ValueError:

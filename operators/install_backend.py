@@ -1,9 +1,12 @@
 """Install Backend and Test Backend: the preferences' buttons that make and check the inference backend.
 
-Install creates a venv in the extension's user folder (prefs.backend_env_dir) from a Python 3.11
-found on the machine (Blender 4.5's bundled python3.11 first, see blender/backend_install.base_python_candidates)
-and pip-installs backend_requirements.txt into it. Both are modal: pip's output lines go to the
-status bar and the preferences while Blender stays responsive; Esc cancels.
+Install creates a venv in the user data folder (prefs.backend_env_dir, outside Blender's versioned
+folders) from a Python 3.11 found on the machine (the preference's choice, else Blender's own, the py
+launcher, PATH, python.org, Homebrew, pyenv, conda: blender/backend_install.python_candidates),
+checks that platform against the pinned wheels before anything downloads, installs torch in the
+chosen build (CPU or CUDA) and then backend_requirements.txt, and stamps the environment so the next
+press reuses it. Both are modal: pip's output lines go to the status bar and the preferences while
+Blender stays responsive; Esc cancels.
 """
 import time
 
@@ -46,13 +49,24 @@ class MASKHAND_OT_install_backend(bpy.types.Operator):
             self.report({'ERROR'}, "Installing the backend downloads packages with pip; "
                                    "allow online access in Preferences > System > Network first")
             return False
+        p = prefs.get(context)
+        chosen = bpy.path.abspath(p.base_python) if p is not None and p.base_python else None
+        build = p.torch_build.lower() if p is not None else "cpu"
         try:
-            base = backend_install.find_base_python()
-            self.env_dir = prefs.backend_env_dir(create=True)
-            self.steps = backend_install.install_steps(self.env_dir, base)
+            base = backend_install.find_python(chosen)  # platform checked here, before any download
+            self.env_dir = prefs.backend_env_dir()
+            self.plan = backend_install.plan_install(self.env_dir, base, torch_build=build)
+            self.env_dir.mkdir(parents=True, exist_ok=True)
         except MaskHandError as err:
             self.report({'ERROR'}, str(err))
             return False
+        except OSError as err:
+            self.report({'ERROR'}, f"cannot make the backend environment folder {self.env_dir}: "
+                                   f"{err.strerror or err}")
+            return False
+        self.steps = list(self.plan.steps)
+        print(f"MaskHand: Python {base.version[0]}.{base.version[1]} at {base.executable} ({base.how})"
+              + (f"; {self.plan.reused}" if self.plan.reused else ""))
         backend_client.shutdown_all()  # a running backend would hold files pip may replace
         return True
 
@@ -98,8 +112,20 @@ class MASKHAND_OT_install_backend(bpy.types.Operator):
                 last = next((line for line in reversed(proc.lines) if line.strip()), "no output")
                 self.report({'ERROR'}, f"{label} failed (exit code {proc.returncode}): {last}")
                 return {'CANCELLED'}
+        if not self._stamp():
+            return {'CANCELLED'}
         self.report({'INFO'}, f"Backend installed in {self.env_dir}")
         return {'FINISHED'}
+
+    def _stamp(self) -> bool:
+        """Record what went in, so the next press reuses the environment; False (reported) if the disk refuses."""
+        try:
+            self.plan.finish()
+        except OSError as err:
+            self.report({'ERROR'}, f"the backend is installed but its record could not be written in "
+                                   f"{self.env_dir}: {err.strerror or err}")
+            return False
+        return True
 
     def _next_step(self, context):
         self.label, argv = self.steps.pop(0)
@@ -154,6 +180,8 @@ class MASKHAND_OT_install_backend(bpy.types.Operator):
                 return {'CANCELLED'}
             return {'RUNNING_MODAL'}
         self._finish(context)
+        if not self._stamp():
+            return {'CANCELLED'}
         self._status_end(context, f"Installed in {self.env_dir}")
         self.report({'INFO'}, f"Backend installed in {self.env_dir}; press Test Backend to check it")
         return {'FINISHED'}
