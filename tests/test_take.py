@@ -10,9 +10,12 @@ from maskhand.inference.take import Take, TakeBuilder, best_per_side
 from maskhand.posefiles.sequence import DEFAULT_FPS
 
 
-def hand(side, score, mano=True, seed=0):
+def hand(side, score, mano=True, seed=0, centre=None):
+    """A JSON hand; its keypoints spread +-30 px around `centre` (default: right hands at x=70, left at
+    x=190, so two hands of a frame are two hands, and two of one side are one hand seen twice)."""
     rng = np.random.default_rng(seed)
-    return {"side": side, "score": score, "keypoints_2d": rng.uniform(0, 256, (21, 2)).tolist(),
+    centre = np.array(centre if centre is not None else (70.0 if side == "right" else 190.0, 128.0))
+    return {"side": side, "score": score, "keypoints_2d": (centre + rng.uniform(-30, 30, (21, 2))).tolist(),
             "mano": {"global_orient": rng.normal(size=3).tolist(), "hand_pose": rng.normal(size=45).tolist(),
                      "betas": rng.normal(size=10).tolist()} if mano else None,
             "cam_t": [0.0, 0.0, 0.5] if mano else None}
