@@ -159,14 +159,14 @@ def _animate(args) -> int:
     from .rigmath.one_euro import params_for_strength
 
     params_for_strength(args.smoothing)  # a bad strength fails before any work
+    frame_range = _frame_range(args.frames)
+    _check_outputs(args, out=".blend", preview=".png")
     if args.onto is not None:  # retargeting onto a character: check the file before any work
-        from .blender.headless import parse_onto
+        from .blender.headless import check_onto_armature
 
         if args.preview is not None:
             raise MaskHandError("--preview renders MaskHand's own rigs; it cannot be combined with --onto")
-        parse_onto(args.onto, args.out)
-    frame_range = _frame_range(args.frames)
-    _check_outputs(args, out=".blend", preview=".png")
+        check_onto_armature(args.onto, args.out)
 
     def progress(done, total, index, hands):
         if done == total or done % 25 == 0:

@@ -76,6 +76,25 @@ def parse_onto(onto: str, out: Path) -> tuple[Path, str]:
     return blend_path, arm_name
 
 
+def check_onto_armature(onto: str, out: Path) -> tuple[Path, str]:
+    """parse_onto, then open the .blend and check that ARMATURE is there and is an armature, so a
+    wrong name stops `animate --onto` before a clip is tracked (issue 16). RigError names the
+    armatures the file has. Leaves that file loaded (key_onto_blend opens it again)."""
+    import bpy
+
+    from ..errors import RigError
+    from .retarget import armature_of
+
+    blend_path, arm_name = parse_onto(onto, out)
+    bpy.ops.wm.open_mainfile(filepath=str(blend_path), load_ui=False)
+    arm_obj = bpy.data.objects.get(arm_name)
+    if arm_obj is None:
+        arms = sorted(o.name for o in bpy.data.objects if o.type == 'ARMATURE')
+        raise RigError(f"{blend_path.name} has no object '{arm_name}'; its armatures: {', '.join(arms) or 'none'}")
+    armature_of(arm_obj)
+    return blend_path, arm_name
+
+
 def key_onto_blend(items, onto: str, out: Path, preset: str = "auto", mano_dir=None,
                    pose_wrist: bool = True) -> list[str]:
     """Key poses onto the hand(s) of an existing armature (retargeting) and save the scene as `out`.
