@@ -16,7 +16,9 @@ class Hypothesis:
     """One candidate pose: score (higher is better), keypoints_3d (21, 3) camera frame,
     mano {global_orient (3,), hand_pose (45,), betas (S,)}, cam_t (3,), seed/temperature when sampled,
     tokens: the VQ-MANO token ids it was decoded from (of the right-hand view: left hands are
-    mirrored before tokenizing), which a later request can lock part by part."""
+    mirrored before tokenizing), which a later request can lock part by part; part_confidence: (6,) per
+    hand part (handmodel.parts.PARTS order) the geometric mean probability of its tokens when the
+    sampler fixed them, 0..1 (1 for locked parts); None for estimators without tokens."""
     score: float
     keypoints_3d: np.ndarray
     mano: dict
@@ -24,6 +26,7 @@ class Hypothesis:
     seed: int | None = None
     temperature: float | None = None
     tokens: list[int] | None = None
+    part_confidence: list[float] | None = None
 
     def to_json(self) -> dict:
         out = {"score": float(self.score), "keypoints_3d": _list(self.keypoints_3d),
@@ -32,6 +35,8 @@ class Hypothesis:
             out["seed"], out["temperature"] = int(self.seed), float(self.temperature or 0.0)
         if self.tokens is not None:
             out["tokens"] = [int(t) for t in self.tokens]
+        if self.part_confidence is not None:
+            out["part_confidence"] = [round(float(c), 5) for c in self.part_confidence]
         return out
 
 

@@ -121,6 +121,8 @@ class GenerativeEstimator:
         rot, kp = rot.cpu().double().numpy(), kp.cpu().double().numpy()
         uv_r, conf_np, K_np = uv[0].double().numpy(), conf[0].double().numpy(), Kt[0].double().numpy()
         box = max(np.ptp(uv_r[:, 0]), np.ptp(uv_r[:, 1]), 1.0)
+        tpp = self.tokens_per_part
+        part_conf = torch.exp(dec.token_log_prob.reshape(hypotheses, -1, tpp).mean(-1)).cpu().double().numpy()
         out = []
         for h in range(hypotheses):
             go = matrix_to_axis_angle(rot[h, 0])
@@ -146,6 +148,6 @@ class GenerativeEstimator:
             out.append(Hypothesis(score=score, keypoints_3d=kp3, cam_t=np.asarray(t, np.float64),
                                   mano={"global_orient": go, "hand_pose": hp, "betas": betas},
                                   seed=seed * 1000 + h, temperature=temperature,
-                                  tokens=dec.ids[h].cpu().tolist()))
+                                  tokens=dec.ids[h].cpu().tolist(), part_confidence=part_conf[h].tolist()))
         out.sort(key=lambda x: -x.score)
         return out

@@ -29,6 +29,7 @@ class Decoded:
     log_prob: Tensor   # (H,) mean log-probability of the unlocked tokens
     betas: Tensor      # (H, num_betas)
     probs: Tensor      # (H, N, K) the last step's softmax over every position (temperature-free)
+    token_log_prob: Tensor | None = None  # (H, N) each token's log-probability when it was fixed (0 for locked)
 
 
 def masked_after(step: int, steps: int, total: int) -> int:
@@ -90,4 +91,4 @@ def decode(model: MaskedPoseTransformer, kp_feat: Tensor, glob_feat: Tensor, hyp
     if locked is not None:
         free_mask[:, locked] = False
     mean_lp = (token_logp * free_mask).sum(-1) / free_mask.sum(-1).clamp(min=1)
-    return Decoded(ids=ids, log_prob=mean_lp, betas=betas, probs=probs_out)
+    return Decoded(ids=ids, log_prob=mean_lp, betas=betas, probs=probs_out, token_log_prob=token_logp)
