@@ -6,6 +6,7 @@ modal operators' work is tested through the start/poll/finish functions they cal
 operators themselves through their blocking execute (bpy as a module has no event loop).
 """
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,9 @@ from maskhand.rigmath.rig_layout import joint_bone_names  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RGB = REPO / "tests" / "fixtures" / "hands" / "evaluation" / "rgb"
+# The backend's Python (torch, MediaPipe): this one, unless the Blender-side tests run on another
+# bpy (tests/test_blender_versions.py), whose Python has no backend packages.
+BACKEND_PYTHON = os.environ.get("MASKHAND_BACKEND_PYTHON", sys.executable)
 CLIP = REPO / "tests" / "fixtures" / "hand_clip.mp4"
 
 pytestmark = pytest.mark.slow  # one backend process for the module: ~60 s in all on 2 CPU cores
@@ -38,7 +42,7 @@ def addon():
     from maskhand.blender import workflow
 
     maskhand.register()
-    client = api.use_interpreter(sys.executable)
+    client = api.use_interpreter(BACKEND_PYTHON)
     yield client
     workflow.use_client(None)
     maskhand.unregister()
@@ -49,9 +53,7 @@ def addon():
 def three_hands(tmp_path_factory):
     """One picture of three rendered hands side by side: left (fist), right (peace), right (spread)
     (MediaPipe finds all three in this order; it misses one in some other arrangements)."""
-    from maskhand.inference.images import load_image
-
-    row = np.concatenate([load_image(RGB / f"{i:08d}.jpg") for i in (1, 6, 4)], axis=1)
+    row = np.concatenate([load_rgb(RGB / f"{i:08d}.jpg") for i in (1, 6, 4)], axis=1)
     path = tmp_path_factory.mktemp("pictures") / "three_hands.png"
     path.write_bytes(png_bytes(row))
     return path
@@ -68,6 +70,13 @@ def rigs(fresh_scene, addon):
 
 def settings():
     return bpy.context.scene.maskhand.estimate
+
+
+def load_rgb(path) -> np.ndarray:
+    """(H, W, 3) uint8 pixels of an image file (Pillow: Blender's side has no OpenCV)."""
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("RGB"))
 
 
 def rest():
@@ -280,9 +289,7 @@ def test_bad_image_names_the_file_and_changes_nothing(rigs, tmp_path, name, cont
 
 def test_blender_image_without_file_is_sent_as_pixels(rigs):
     """A packed/generated image (no file on disk) reaches the backend as a temporary PNG."""
-    from maskhand.inference.images import load_image
-
-    rgb = load_image(RGB / "00000002.jpg")  # (H, W, 3) uint8
+    rgb = load_rgb(RGB / "00000002.jpg")  # (H, W, 3) uint8
     h, w, _ = rgb.shape
     img = bpy.data.images.new("pasted", w, h)
     rgba = np.concatenate([rgb[::-1] / 255.0, np.ones((h, w, 1))], axis=2).astype(np.float32)
@@ -322,7 +329,7 @@ import maskhand
 from maskhand import api
 from maskhand.blender.apply_result import read_pose
 maskhand.register()
-api.use_interpreter(sys.executable)
+api.use_interpreter(sys.argv[2])
 scene = bpy.context.scene
 clip = bpy.data.movieclips.load(sys.argv[1])
 clip.frame_start = 101                      # the clip's first frame shows at scene frame 101
@@ -359,7 +366,7 @@ def test_movie_clip_and_camera_background_sources(tmp_path):
     clip's Start Frame (own process: a loaded movie can stall bpy's exit)."""
     import subprocess
 
-    run = subprocess.run([sys.executable, "-c", CLIP_SCRIPT, str(CLIP)], capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-c", CLIP_SCRIPT, str(CLIP), BACKEND_PYTHON], capture_output=True, text=True,
                          timeout=240, cwd=tmp_path)
     line = next((ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert line is not None, run.stdout[-2000:] + run.stderr[-2000:]
