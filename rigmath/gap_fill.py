@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..handmodel.rotations import axis_angle_to_matrix, matrix_to_quaternion, quaternion_to_axis_angle
-from .one_euro import sign_continuous
+from .zero_phase import robust_sign_continuous as sign_continuous
 
 FILL_MEASURED, FILL_SPLINE, FILL_PRIOR = 0, 1, 2  # fill_kind values: a measured frame, spline, model prior
 FILL_NAMES = {FILL_MEASURED: "measured", FILL_SPLINE: "spline", FILL_PRIOR: "model prior"}

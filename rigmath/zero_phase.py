@@ -21,7 +21,9 @@ import numpy as np
 
 from ..errors import MaskHandError
 from ..handmodel.rotations import axis_angle_to_matrix, matrix_to_quaternion, quaternion_to_axis_angle
-from .one_euro import MAX_MIN_CUTOFF_HZ, MIN_CUTOFF_RATIO, sign_continuous
+from .one_euro import MAX_MIN_CUTOFF_HZ, MIN_CUTOFF_RATIO
+
+SIGN_WINDOW = 3  # quaternion signs follow the sum of the last 3 frames, not the last one alone
 
 
 def cutoff_hz(strength: float) -> float | None:
@@ -89,12 +91,26 @@ def _solve_pentadiagonal(a0, a1, a2, b):
     return z
 
 
+def robust_sign_continuous(quats: np.ndarray, window: int = SIGN_WINDOW) -> np.ndarray:
+    """(T, G, 4) -> (T, G, 4) with q_t's sign chosen to agree with the sum of the previous `window`
+    (already signed) quaternions. Why not the previous one alone (one_euro.sign_continuous): one
+    outlier turned ~180 degrees (a flipped wrist estimate) sits near 90 degrees from both neighbours
+    in quaternion space, so a chain through it can hand the frames after it the opposite sign, and a
+    smoother averaging q and -q passes through zero."""
+    q = np.array(quats, np.float64)
+    for t in range(1, len(q)):
+        ref = q[max(0, t - window):t].sum(0)                                # (G, 4)
+        flip = np.einsum("gk,gk->g", q[t], ref) < 0
+        q[t][flip] *= -1
+    return q
+
+
 def smooth_rotations(axis_angle: np.ndarray, weights: np.ndarray | None, lam: float) -> np.ndarray:
     """(T, G, 3) axis-angle -> (T, G, 3), through sign-continuous unit quaternions."""
     aa = np.asarray(axis_angle, np.float64)
     if lam <= 0 or len(aa) < 3:
         return aa.copy()
-    q = sign_continuous(matrix_to_quaternion(axis_angle_to_matrix(aa)))  # (T, G, 4)
+    q = robust_sign_continuous(matrix_to_quaternion(axis_angle_to_matrix(aa)))  # (T, G, 4)
     shape = q.shape
     q = whittaker(q.reshape(len(q), -1), weights, lam).reshape(shape)
     q /= np.linalg.norm(q, axis=-1, keepdims=True)

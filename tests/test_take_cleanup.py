@@ -6,6 +6,7 @@ import pytest
 
 from maskhand.handmodel.open_hand import load_open_hand
 from maskhand.handmodel.pose_library import GESTURES
+from maskhand.handmodel.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from maskhand.inference.take import TakeBuilder
 from maskhand.rigmath.gap_fill import FILL_PRIOR, FILL_SPLINE, spline_fill
 from maskhand.rigmath.take_flags import fingers_in_palm
@@ -155,3 +156,19 @@ def test_measured_frames_keep_their_count_and_order(strength):
     frames, go, hp, t = motion(n=12, noise=0.01)
     out = clean_track("right", frames, go, hp, np.zeros((12, 10)), t, FPS, strength=strength)
     assert out.frames.tolist() == list(range(12)) and out.hand_pose.shape == (12, 45) and out.betas.shape == (10,)
+
+
+def test_one_flipped_wrist_frame_does_not_flip_the_rest_of_the_take():
+    """Regression (issue 14, the benchmark's left clip): a wrist estimate turned ~160 degrees for one
+    frame handed the frames after it the opposite quaternion sign, and the smoother averaged q with -q."""
+    from maskhand.rigmath.take_flags import wrist_spins
+
+    frames, go, hp, t = motion()
+    go = go.copy()
+    R = axis_angle_to_matrix(go[23])
+    flip = axis_angle_to_matrix(np.array([0.0, 0.0, np.radians(162.0)]))
+    go[23] = matrix_to_axis_angle(flip @ R)
+    out = clean_track("right", frames, go, hp, np.zeros((48, 10)), t, FPS, strength=0.5)
+    turns = wrist_spins(out.frames, out.global_orient, FPS)[1]
+    assert turns.max() < 20.0, turns.round(0)
+    assert out.flag_mask("wrist_spin")[23]
