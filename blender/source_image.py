@@ -72,6 +72,21 @@ def resolve_source(settings, scene) -> Source:
     raise InputFileError(f"unknown source kind {kind!r}; expected FILE, IMAGE, CLIP or CAMERA_BG")
 
 
+def uses_source_start(settings, scene) -> bool:
+    """Whether the panel's source is a movie or image sequence that Source Starts At places in the
+    scene (a movie file, a Blender movie/sequence image, or such an image as the camera background);
+    clips use their own Start Frame and stills have no frames. Never touches the disk."""
+    kind = settings.source_kind
+    if kind == 'FILE':
+        return Path(settings.image_path).suffix.lower() in MOVIE_EXTENSIONS
+    if kind == 'IMAGE':
+        return settings.image is not None and settings.image.source in {'MOVIE', 'SEQUENCE'}
+    if kind == 'CAMERA_BG' and scene.camera is not None and scene.camera.type == 'CAMERA':
+        return any(bg.show_background_image and bg.source == 'IMAGE' and bg.image is not None
+                   and bg.image.source in {'MOVIE', 'SEQUENCE'} for bg in scene.camera.data.background_images)
+    return False
+
+
 def file_source(path: str, source_start: int = 1) -> Source:
     """A file path as it is: a movie by extension (frames from scene frame `source_start`), else a still."""
     if not path:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import MaskHandError
+from ..errors import BackendError, MaskHandError
 from ..inference.take import Take, TakeBuilder
 from . import backend_client
 from .apply_result import find_rig, hypothesis_rig_pose, key_rig, merge_locked, pose_rig
@@ -181,6 +181,7 @@ def finish_estimate(context, job: EstimateJob) -> list[tuple[str, str]]:
         pose_rig(rigs[side], item.hypothesis(), settings.use_camera_translation)
         posed.append(f"{side} -> '{rigs[side].name}'")
     _select(context, next(iter(first_of_side.values())), pose=False)
+    remember_frame(settings)
     found = ", ".join(f"{h['side']} ({h['score']:.2f})" for h in hands)
     settings.status = f"Found {len(hands)} hand(s): {found}"
     reports = [('INFO', f"{settings.status}; posed {', '.join(posed) or 'no rig'}")]
@@ -210,6 +211,7 @@ def _finish_resample(context, job: EstimateJob, hand: dict, estimator: str) -> l
     first = next(i for i, item in enumerate(settings.hypotheses)
                  if item.side == spec.side and item.hand_index == hand_index)
     _select(context, first)
+    remember_frame(settings)
     reports.append(('INFO', f"Resampled the {spec.side} hand (seed {job.seed}"
                             + (f", kept {', '.join(spec.parts)}" if spec.parts else "") + ")"))
     return reports
@@ -255,6 +257,7 @@ def pose_active(settings, context) -> None:
     for other in settings.hypotheses:
         if other.side == item.side and other.hand_index == item.hand_index:
             other.chosen = other == item
+    remember_frame(settings)
     with posing_paused():
         try:
             rig = find_rig(context.scene, item.side, context.scene.maskhand.rig, context.active_object)
@@ -264,12 +267,23 @@ def pose_active(settings, context) -> None:
             print(f"MaskHand: cannot pose the rig with hypothesis {item.rank}: {err}")
 
 
+def relative_confidence(scores) -> np.ndarray:
+    """(N,) hypothesis scores (log-likelihoods, higher is better) -> (N,) shares that add up to 1:
+    how likely each is against the others of its hand (a softmax), what the list shows as a percentage."""
+    s = np.asarray(scores, np.float64)
+    if not len(s):
+        return s
+    w = np.exp(s - s.max())
+    return w / w.sum()
+
+
 def _add_hypotheses(settings, hand: dict, hand_index: int, hypotheses: list[dict], at: int | None = None) -> None:
     info = {k: hand.get(k) for k in ("side", "score", "keypoints_2d")}
-    for rank, hyp in enumerate(hypotheses, 1):
+    shares = relative_confidence([h["score"] for h in hypotheses])
+    for rank, (hyp, share) in enumerate(zip(hypotheses, shares), 1):
         item = settings.hypotheses.add()
         item.side, item.hand_index, item.hand_score = hand["side"], hand_index, float(hand["score"])
-        item.rank, item.score = rank, float(hyp["score"])
+        item.rank, item.score, item.confidence = rank, float(hyp["score"]), float(share)
         item.payload = json.dumps({"hand": info, "hypothesis": hyp})
         if at is not None:
             settings.hypotheses.move(len(settings.hypotheses) - 1, at + rank - 1)
@@ -285,6 +299,50 @@ def _select(context, index: int, pose: bool = True) -> None:
     settings.active_index = index  # the update callback poses the rig
     if settings.active_index == index:  # an unchanged index: Blender skips the update, so pose here
         pose_active(settings, context)
+
+
+# The fields of a hypotheses-list row, as remember_frame keeps them.
+_ROW_FIELDS = ("side", "hand_index", "hand_score", "rank", "score", "confidence", "chosen", "payload")
+
+
+def _list_frame(settings) -> int | None:
+    return json.loads(settings.last_image).get("frame") if settings.last_image else None
+
+
+def remember_frame(settings) -> None:
+    """Keep the current list (and its picture) under its scene frame, replacing what that frame had,
+    so that returning to the frame shows it again (show_frame)."""
+    frame = _list_frame(settings)
+    if frame is None:
+        return
+    entry = next((e for e in settings.frame_hypotheses if e.frame == frame), None) or settings.frame_hypotheses.add()
+    entry.frame, entry.picture = frame, settings.last_image
+    entry.items = json.dumps([{f: getattr(item, f) for f in _ROW_FIELDS} for item in settings.hypotheses])
+
+
+def show_frame(settings, frame: int) -> bool:
+    """Bring back the list kept for scene `frame`, if there is one and another frame's list shows.
+    Rigs are not posed (the frame's keys, if any, show); returns whether the list changed."""
+    entry = next((e for e in settings.frame_hypotheses if e.frame == frame), None)
+    if entry is None or _list_frame(settings) == frame:
+        return False
+    rows = json.loads(entry.items)
+    with posing_paused():
+        settings.hypotheses.clear()
+        for row in rows:
+            item = settings.hypotheses.add()
+            for name, value in row.items():
+                setattr(item, name, value)
+        settings.last_image = entry.picture
+        settings.active_index = next((i for i, row in enumerate(rows) if row["chosen"]), 0)
+    return True
+
+
+def on_frame_change(scene, _depsgraph=None) -> None:
+    """frame_change_post: show the list of the frame the user went to (not while a job runs)."""
+    settings = getattr(getattr(scene, "maskhand", None), "estimate", None)
+    if settings is not None and not settings.running:
+        show_frame(settings, scene.frame_current)
 
 
 def chosen_hypotheses(settings) -> list:
@@ -411,13 +469,20 @@ def finish_track(context, job: TrackJob, cancelled: bool = False) -> list[tuple[
     """Key the completed frames of the panel's track: one new action per hand's rig.
 
     cancelled: the track stopped early; its completed frames are keyed only with Keep Completed
-    Frames on. Returns (level, message) reports; raises MaskHandError with nothing keyed.
+    Frames on, as are those of a track whose backend died (a WARNING says so). Returns (level,
+    message) reports; raises MaskHandError (the backend's error) with nothing keyed otherwise.
     """
     scene = context.scene
     settings = scene.maskhand.estimate
     job.discard()
+    died = None
     if not cancelled:
-        job.handle.value()  # the backend's error, if the track failed
+        try:
+            job.handle.value()  # the backend's error, if the track failed
+        except BackendError as err:
+            if err.name != "BackendDied" or not job.frames or not settings.keep_completed:
+                raise
+            died = err  # the frames that came back are whole: key them, and say what happened
     if cancelled and not settings.keep_completed:
         return [('INFO', f"Track cancelled after {len(job.frames)} of {job.total} frames; nothing keyed")]
     take = job.to_take(scene.render.fps / scene.render.fps_base)
@@ -428,6 +493,9 @@ def finish_track(context, job: TrackJob, cancelled: bool = False) -> list[tuple[
     if cancelled:
         reports.insert(0, ('INFO', f"Track cancelled after {len(job.frames)} of {job.total} frames; "
                                    "keyed the completed ones"))
+    if died is not None:
+        reports.insert(0, ('WARNING', f"The backend stopped after {len(job.frames)} of {job.total} frames ({died}); "
+                                      "keyed the completed ones, Track Range again for the rest"))
     settings.status = reports[0][1]
     return reports
 

@@ -39,7 +39,8 @@ class MASKHAND_OT_import_mano(bpy.types.Operator, ImportHelper):
         return True
 
     def invoke(self, context, event):
-        self.fps = context.scene.maskhand.import_fps
+        settings = context.scene.maskhand
+        self.fps = 0 if settings.import_use_file_fps else settings.import_fps
         if context.scene.maskhand.import_path:
             self.filepath = context.scene.maskhand.import_path
         return ImportHelper.invoke(self, context, event)
@@ -48,12 +49,8 @@ class MASKHAND_OT_import_mano(bpy.types.Operator, ImportHelper):
         arm_obj = target_rig(context)
         try:
             side = rig_side(arm_obj)
-            sequences = read_pose_file(self.filepath, fps=self.fps or None)
-            matching = [s for s in sequences if s.side == side]
-            if not matching:
-                found = ", ".join(sorted({s.side for s in sequences}))
-                raise MaskHandError(f"{self.filepath} holds {found} hand poses only; the rig "
-                                    f"'{arm_obj.name}' is a {side} hand")
+            # The rig's side, so a file that records none (a left-only .npz) is read as that hand.
+            matching = read_pose_file(self.filepath, side=side, fps=self.fps or None)
             model = load_hand_model(side, prefs.mano_dir(context))
             seq = matching[0]
             start = context.scene.frame_current if self.frame_start < 0 else self.frame_start
@@ -67,10 +64,8 @@ class MASKHAND_OT_import_mano(bpy.types.Operator, ImportHelper):
         set_frame_rate(scene, seq.fps)
         scene.frame_start = min(scene.frame_start, start)
         scene.frame_end = max(scene.frame_end, start + seq.global_orient.shape[0] - 1)
-        skipped = len(sequences) - len(matching)
-        note = f"; {skipped} sequence(s) for the other hand skipped" if skipped else ""
         self.report({'INFO'}, f"Keyed {seq.global_orient.shape[0]} frames on '{arm_obj.name}' "
-                              f"in action '{action.name}'{note}")
+                              f"in action '{action.name}'")
         return {'FINISHED'}
 
 

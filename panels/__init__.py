@@ -7,7 +7,7 @@ import bpy
 from ..blender import keypoint_overlay
 from . import menus
 
-_modules = ("main", "estimate", "hypotheses", "track", "retarget", "menus")
+_modules = ("main", "source", "hypotheses", "track", "import_pose", "retarget", "menus")
 
 classes = tuple(cls for name in _modules for cls in importlib.import_module(f".{name}", __package__).classes)
 

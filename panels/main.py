@@ -1,11 +1,25 @@
-"""The "MaskHand" tab in the 3D Viewport sidebar: draws settings and buttons, holds no logic."""
+"""The "MaskHand" tab in the 3D Viewport sidebar: the rig the poses go to and the camera they are
+seen through; the Source, Hypotheses, Track, Import and Retarget panels sit inside it."""
 import bpy
 
+from ..blender.pose_keys import rig_side
+from ..errors import RigError
 from .sidebar import SidebarPanel
 
 
+def active_rig(context):
+    """(rig, side) when the active object is a MaskHand rig, else (None, None)."""
+    obj = context.active_object
+    if obj is None or obj.type != 'ARMATURE':
+        return None, None
+    try:
+        return obj, rig_side(obj)
+    except RigError:
+        return None, None
+
+
 class MASKHAND_PT_main(SidebarPanel, bpy.types.Panel):
-    """Rig set-up and pose import, top to bottom in the order a user needs them."""
+    """The rig and the camera; the panels below work on them."""
 
     bl_label = "MaskHand"
     bl_idname = "MASKHAND_PT_main"
@@ -13,17 +27,17 @@ class MASKHAND_PT_main(SidebarPanel, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         settings = context.scene.maskhand
-
-        box = layout.box()
-        box.label(text="Rig", icon='ARMATURE_DATA')
-        box.row().prop(settings, "side", expand=True)
-        box.operator("object.maskhand_add_rig", text="Add Hand Rig", icon='ADD')
-        box.prop(settings, "rig")
-
-        box = layout.box()
-        box.label(text="Import", icon='IMPORT')
-        box.prop(settings, "import_fps")
-        box.operator("anim.maskhand_import_mano", text="Import MANO File", icon='FILE_FOLDER')
+        layout.prop(settings, "rig")
+        rig, side = active_rig(context)
+        if rig is not None:
+            layout.label(text=f"Active: '{rig.name}', {side} hand", icon='ARMATURE_DATA')
+        row = layout.row(align=True)
+        row.prop(settings, "side", expand=True)
+        row.operator("object.maskhand_add_rig", text="Add Hand Rig", icon='ADD')
+        col = layout.column(heading="Camera", align=True)
+        col.prop(settings.estimate, "use_camera_translation")
+        col.prop(settings.estimate, "show_keypoints")
+        layout.operator("view3d.maskhand_reference_camera", icon='CAMERA_DATA')
 
 
 classes = (MASKHAND_PT_main,)

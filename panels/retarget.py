@@ -24,6 +24,7 @@ class MASKHAND_PT_retarget(SidebarPanel, bpy.types.Panel):
 
     bl_label = "Retarget to Character"
     bl_idname = "MASKHAND_PT_retarget"
+    bl_parent_id = "MASKHAND_PT_main"
     bl_options = {'DEFAULT_CLOSED'}
 
     def draw(self, context):

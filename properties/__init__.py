@@ -5,6 +5,7 @@ properties/estimate.py) and ``.retarget`` (the character and its bone mapping, p
 """
 import bpy
 
+from ..blender import workflow
 from . import estimate, retarget
 from .estimate import MaskHandEstimateSettings
 from .retarget import MaskHandRetargetSettings
@@ -39,11 +40,14 @@ class MaskHandSettings(bpy.types.PropertyGroup):
         subtype='FILE_PATH',
         default="",
     )
+    import_use_file_fps: bpy.props.BoolProperty(
+        name="File's Frame Rate", default=True,
+        description="Key imported poses at the frame rate the file records (30 when it records none)")
     import_fps: bpy.props.IntProperty(
         name="FPS",
-        description="Frame rate the imported poses were captured at (0 = the file's own, else 30)",
-        default=0,
-        min=0,
+        description="Frame rate the imported poses were captured at, when not the file's own",
+        default=30,
+        min=1,
     )
     estimate: bpy.props.PointerProperty(
         name="Estimate",
@@ -57,6 +61,12 @@ class MaskHandSettings(bpy.types.PropertyGroup):
     )
 
 
+@bpy.app.handlers.persistent
+def _frame_changed(scene, depsgraph=None):
+    """Returning to a frame shows the hypotheses found there (blender/workflow.on_frame_change)."""
+    workflow.on_frame_change(scene, depsgraph)
+
+
 classes = estimate.classes + retarget.classes + (MaskHandSettings,)
 
 
@@ -64,9 +74,12 @@ def register():
     for cls in classes:
         bpy.utils.register_class(cls)
     bpy.types.Scene.maskhand = bpy.props.PointerProperty(type=MaskHandSettings)
+    bpy.app.handlers.frame_change_post.append(_frame_changed)
 
 
 def unregister():
+    if _frame_changed in bpy.app.handlers.frame_change_post:
+        bpy.app.handlers.frame_change_post.remove(_frame_changed)
     del bpy.types.Scene.maskhand
     for cls in reversed(classes):
         bpy.utils.unregister_class(cls)

@@ -34,6 +34,9 @@ class MaskHandHypothesis(bpy.types.PropertyGroup):
     hand_score: bpy.props.FloatProperty(name="Hand Score", description="How sure the detector is of this hand")
     rank: bpy.props.IntProperty(name="Rank", description="1 = the estimator's best guess for this hand")
     score: bpy.props.FloatProperty(name="Score", description="The estimator's score; higher is better")
+    confidence: bpy.props.FloatProperty(
+        name="Confidence", subtype='FACTOR', min=0.0, max=1.0,
+        description="How likely this hypothesis is against the others of its hand (they add up to 100%)")
     chosen: bpy.props.BoolProperty(name="Chosen", description="The hypothesis Keyframe writes for this hand")
     payload: bpy.props.StringProperty(name="Payload", description="The hypothesis as JSON", options={'HIDDEN'})
 
@@ -42,6 +45,14 @@ class MaskHandHypothesis(bpy.types.PropertyGroup):
 
     def hand(self) -> dict:
         return json.loads(self.payload)["hand"]
+
+
+class MaskHandFrameHypotheses(bpy.types.PropertyGroup):
+    """The hypotheses list of one scene frame, kept so that returning to the frame shows it again."""
+
+    frame: bpy.props.IntProperty(name="Frame")
+    items: bpy.props.StringProperty(name="Items", options={'HIDDEN'}, description="The list's rows as JSON")
+    picture: bpy.props.StringProperty(name="Picture", options={'HIDDEN'}, description="last_image of that frame")
 
 
 class MaskHandEstimateSettings(bpy.types.PropertyGroup):
@@ -84,7 +95,7 @@ class MaskHandEstimateSettings(bpy.types.PropertyGroup):
     lock_index: bpy.props.BoolProperty(name="Index", description="Keep the index finger when resampling")
     lock_middle: bpy.props.BoolProperty(name="Middle", description="Keep the middle finger when resampling")
     lock_ring: bpy.props.BoolProperty(name="Ring", description="Keep the ring finger when resampling")
-    lock_pinky: bpy.props.BoolProperty(name="Pinky", description="Keep the little finger when resampling")
+    lock_pinky: bpy.props.BoolProperty(name="Little", description="Keep the little finger when resampling")
 
     smoothing: bpy.props.FloatProperty(
         name="Smoothing", default=0.5, min=0.0, max=1.0, subtype='FACTOR',
@@ -94,6 +105,7 @@ class MaskHandEstimateSettings(bpy.types.PropertyGroup):
         description="When tracking is cancelled, key the frames finished so far (off: key nothing)")
 
     hypotheses: bpy.props.CollectionProperty(type=MaskHandHypothesis)
+    frame_hypotheses: bpy.props.CollectionProperty(type=MaskHandFrameHypotheses)
     active_index: bpy.props.IntProperty(name="Hypothesis", default=0, update=_pose_active,
                                         description="Selecting a hypothesis poses its rig (no keyframe)")
     last_image: bpy.props.StringProperty(name="Last Image", options={'HIDDEN'},
@@ -107,4 +119,4 @@ class MaskHandEstimateSettings(bpy.types.PropertyGroup):
         return [p for p in PARTS if getattr(self, f"lock_{p}")]
 
 
-classes = (MaskHandHypothesis, MaskHandEstimateSettings)
+classes = (MaskHandHypothesis, MaskHandFrameHypotheses, MaskHandEstimateSettings)

@@ -41,7 +41,7 @@ def state(mod):
 
 out["enabled"] = state(mod)
 scene = bpy.context.scene
-out["defaults"] = {"side": scene.maskhand.side, "import_fps": scene.maskhand.import_fps}
+out["defaults"] = {"side": scene.maskhand.side, "import_use_file_fps": scene.maskhand.import_use_file_fps}
 prefs = sys.modules[mod + ".prefs"].get(bpy.context)
 out["prefs"] = {"type": type(prefs).__name__, "mano_dir": prefs.mano_dir}
 rig_poll = sys.modules[mod + ".properties"]._is_armature
@@ -123,7 +123,7 @@ def test_install_enable_disable(extension_zip, tmp_path):
     assert on["loaded"] and on["in_prefs"] and on["panel"] and on["scene_prop"], on
     assert all(on["ops"].values()), on["ops"]
     assert on["heavy_modules"] == [], "enabling the add-on imported " + ", ".join(on["heavy_modules"])
-    assert res["defaults"] == {"side": "RIGHT", "import_fps": 0}, res["defaults"]  # 0: the file's own rate
+    assert res["defaults"] == {"side": "RIGHT", "import_use_file_fps": True}, res["defaults"]  # the file's own rate
     assert res["prefs"] == {"type": "MaskHandPreferences", "mano_dir": ""}, res["prefs"]
     assert res["rig_poll"] == {"ARMATURE": True, "MESH": False}, res["rig_poll"]
     assert res["scripting_name"] == {"package": res["module"], "api": res["module"] + ".api",

@@ -149,9 +149,8 @@ def test_cli_bad_input_is_one_sentence(tmp_path, args, message):
 def test_operator_sets_a_fractional_frame_rate_exactly(fresh_scene, addon, tmp_path):
     path = write_json(tmp_path / "ntsc.json", random_frames(3, seed=4), fps=29.97)
     new_rig()
-    assert bpy.context.scene.maskhand.import_fps == 0  # the panel's default: the file's own rate
-    assert bpy.ops.anim.maskhand_import_mano(filepath=str(path), fps=bpy.context.scene.maskhand.import_fps,
-                                             frame_start=1) == {'FINISHED'}
+    assert bpy.context.scene.maskhand.import_use_file_fps  # the panel's default: the file's own rate
+    assert bpy.ops.anim.maskhand_import_mano(filepath=str(path), fps=0, frame_start=1) == {'FINISHED'}
     r = bpy.context.scene.render
     assert r.fps == 30 and abs(r.fps / r.fps_base - 29.97) < 1e-4
 

@@ -42,8 +42,10 @@ def _texts(tree, kind):
 
 def test_every_panel_draws_in_the_sidebar_tab_with_its_buttons(addon):
     panels = _panels()
-    assert list(panels) == ["MASKHAND_PT_main", "MASKHAND_PT_estimate", "MASKHAND_PT_hypotheses",
-                            "MASKHAND_PT_track", "MASKHAND_PT_retarget"]
+    assert list(panels) == ["MASKHAND_PT_main", "MASKHAND_PT_source", "MASKHAND_PT_hypotheses",
+                            "MASKHAND_PT_track", "MASKHAND_PT_import", "MASKHAND_PT_retarget"]
+    assert {cls.bl_idname: getattr(cls, "bl_parent_id", "") for cls in panels.values()} == {
+        "MASKHAND_PT_main": "", **{name: "MASKHAND_PT_main" for name in list(panels)[1:]}}  # sub-panels
     buttons = {}
     for idname, cls in panels.items():
         assert (cls.bl_space_type, cls.bl_region_type, cls.bl_category) == ('VIEW_3D', 'UI', "MaskHand")
@@ -52,17 +54,20 @@ def test_every_panel_draws_in_the_sidebar_tab_with_its_buttons(addon):
         for widget in tree.walk():  # every button names an operator Blender has registered
             if widget.kind == "operator":
                 assert widget.value.split(".")[0] in {"object", "view3d", "anim", "pose", "preferences"}
-    assert buttons["MASKHAND_PT_estimate"] == ["Add Hand Rig", "Estimate"]
-    assert buttons["MASKHAND_PT_hypotheses"] == ["Resample", "Keyframe"]
+    assert buttons["MASKHAND_PT_main"] == ["Add Hand Rig", "Set Up Reference Camera"]
+    assert buttons["MASKHAND_PT_source"] == ["Estimate"]
+    assert buttons["MASKHAND_PT_hypotheses"] == []  # nothing to resample before an estimate
     assert buttons["MASKHAND_PT_track"] == ["Track Range"]
-    assert "Import MANO File" in buttons["MASKHAND_PT_main"]
+    assert buttons["MASKHAND_PT_import"] == ["Import MANO Pose"]
+    everywhere = [b for found in buttons.values() for b in found]
+    assert everywhere.count("Add Hand Rig") == 1, everywhere
 
 
 @pytest.mark.parametrize("kind", ['FILE', 'IMAGE', 'CLIP', 'CAMERA_BG'])
-def test_estimate_panel_shows_the_picker_of_each_source_kind(addon, kind):
+def test_source_panel_shows_the_picker_of_each_source_kind(addon, kind):
     settings = bpy.context.scene.maskhand.estimate
     settings.source_kind = kind
-    tree = record_draw(_panels()["MASKHAND_PT_estimate"], bpy.context)
+    tree = record_draw(_panels()["MASKHAND_PT_source"], bpy.context)
     kinds = [w.kind for w in tree.walk()]
     if kind == 'FILE':
         assert any(w.kind == "prop" and w.style == "text" for w in tree.walk())
@@ -73,29 +78,71 @@ def test_estimate_panel_shows_the_picker_of_each_source_kind(addon, kind):
     settings.source_kind = 'FILE'
 
 
-def test_hypotheses_list_rows_come_from_the_ui_list_and_mark_the_active_one(addon):
+@pytest.mark.parametrize("path, shown", [("/photos/hand.jpg", False), ("/clips/take.mp4", True), ("", False)])
+def test_movie_starts_at_shows_only_for_movies(addon, path, shown):
+    settings = bpy.context.scene.maskhand.estimate
+    settings.source_kind, settings.image_path = 'FILE', path
+    tree = record_draw(_panels()["MASKHAND_PT_source"], bpy.context)
+    assert ("Movie Starts At" in [w.text for w in tree.walk() if w.kind == "prop"]) == shown
+    settings.image_path = ""
+
+
+def test_import_panel_shows_a_frame_rate_only_when_not_the_files(addon):
+    settings = bpy.context.scene.maskhand
+    cls = _panels()["MASKHAND_PT_import"]
+    props = lambda: [w.text for w in record_draw(cls, bpy.context).walk() if w.kind == "prop"]  # noqa: E731
+    assert props() == ["File's Frame Rate"]
+    settings.import_use_file_fps = False
+    try:
+        assert props() == ["File's Frame Rate", "FPS"]
+    finally:
+        settings.import_use_file_fps = True
+
+
+def test_hypotheses_show_relative_confidence_best_first_and_locks_thumb_to_little(addon):
+    import json
+
+    from maskhand.blender.workflow import relative_confidence
+
     settings = bpy.context.scene.maskhand.estimate
     settings.hypotheses.clear()
-    for rank, (side, score) in enumerate([('right', -3.5), ('right', -3.9), ('left', -4.2)], start=1):
-        item = settings.hypotheses.add()
-        item.side, item.rank, item.score, item.hand_index = side, rank, score, 0 if side == 'right' else 1
+    scores = {'right': [-3.5, -3.9], 'left': [-4.2]}
+    for side, values in scores.items():
+        for rank, (score, share) in enumerate(zip(values, relative_confidence(values)), start=1):
+            item = settings.hypotheses.add()
+            item.side, item.rank, item.score, item.confidence = side, rank, score, share
+            item.hand_index = 0 if side == 'right' else 1
+            item.payload = json.dumps({"hand": {"side": side}, "hypothesis": {
+                "score": score, "part_confidence": [0.9, 0.8, 0.7, 0.6, 0.5, 0.95]}})
+    settings.last_image = json.dumps({"frame": 7})
     settings.active_index = 1
     settings.lock_thumb = True
-    tree = record_draw(_panels()["MASKHAND_PT_hypotheses"], bpy.context)
-    (listing,) = [w for w in tree.walk() if w.kind == "list"]
-    rows = [[w.text for w in row.walk() if w.kind == "label"] for row in listing.children]
-    assert rows == [["R1  #1", "-3.50"], ["R1  #2", "-3.90"], ["L2  #3", "-4.20"]]
-    assert [row.active for row in listing.children] == [False, True, False]
-    locks = {w.text: w.value for w in tree.walk() if w.kind == "prop" and w.style == "toggle"}
-    assert locks == {"Wrist": False, "Index": False, "Middle": False, "Pinky": False, "Ring": False, "Thumb": True}
-    settings.hypotheses.clear()
-    settings.lock_thumb = False
+    try:
+        tree = record_draw(_panels()["MASKHAND_PT_hypotheses"], bpy.context)
+        (listing,) = [w for w in tree.walk() if w.kind == "list"]
+        rows = [([w.text for w in row.walk() if w.kind == "label"], [w.text for w in row.walk() if w.kind == "progress"])
+                for row in listing.children]
+        assert rows == [(["R1  #1"], ["60%"]), (["R1  #2"], ["40%"]), (["L2  #1"], ["100%"])], rows
+        assert [row.active for row in listing.children] == [False, True, False]
+        locks = [(w.text, w.value) for w in tree.walk() if w.kind == "prop" and w.style == "toggle"]
+        assert locks == [("Wrist", False), ("Thumb", True), ("Index", False), ("Middle", False), ("Ring", False),
+                         ("Little", False)]
+        sure = [t for t in _texts(tree, "label") if t.endswith("sure")]
+        assert sure == ["90% sure", "95% sure", "80% sure", "70% sure", "50% sure", "60% sure"]  # PARTS -> thumb..little
+        assert "Frame 7: 2 hand(s)" in _texts(tree, "label")[0]
+        assert _texts(tree, "operator") == ["Resample", "Keyframe"]
+    finally:
+        settings.hypotheses.clear()
+        settings.lock_thumb = False
+        settings.last_image = ""
 
 
-def test_track_panel_shows_progress_only_while_running(addon):
+def test_track_panel_shows_progress_only_while_running_and_which_rig_gets_which_hand(addon):
     settings = bpy.context.scene.maskhand.estimate
     cls = _panels()["MASKHAND_PT_track"]
-    assert not [w for w in record_draw(cls, bpy.context).walk() if w.kind == "progress"]
+    tree = record_draw(cls, bpy.context)
+    assert not [w for w in tree.walk() if w.kind == "progress"]
+    assert "Right hand -> no rig (Add Hand Rig)" in _texts(tree, "label")
     settings.running, settings.progress = True, 40.0
     try:
         (bar,) = [w for w in record_draw(cls, bpy.context).walk() if w.kind == "progress"]

@@ -532,3 +532,57 @@ def test_keypoint_overlay_maps_picture_pixels_into_the_camera_frame(addon):
     np.testing.assert_allclose(keypoint_overlay.image_to_frame(px, (400, 300), corners),
                                [[10, 300], [210, 150], [410, 0], [110, 300]])
     assert len(keypoint_overlay.SEGMENTS) == 20 and {a for a, _ in keypoint_overlay.SEGMENTS} >= {0}
+
+
+def test_returning_to_a_frame_shows_its_hypotheses(rigs):
+    s = settings()
+    scene = bpy.context.scene
+    s.hypotheses_count = 2
+    lists = {}
+    for frame, image in ((1, "00000004.jpg"), (5, "00000005.jpg")):
+        scene.frame_set(frame)
+        s.image_path = str(RGB / image)
+        assert bpy.ops.view3d.maskhand_estimate() == {'FINISHED'}
+        lists[frame] = [h.payload for h in s.hypotheses]
+    assert lists[1] != lists[5]
+    scene.frame_set(1)
+    assert [h.payload for h in s.hypotheses] == lists[1] and json.loads(s.last_image)["frame"] == 1
+    scene.frame_set(3)  # no estimate here: the list stays
+    assert [h.payload for h in s.hypotheses] == lists[1]
+    scene.frame_set(5)
+    assert [h.payload for h in s.hypotheses] == lists[5]
+    assert abs(sum(h.confidence for h in s.hypotheses if h.hand_index == 0) - 1.0) < 1e-6  # shares of one hand
+
+
+def test_one_job_at_a_time_and_a_killed_backend_keeps_the_completed_frames(rigs, addon):
+    """Issue 16: while a track runs, Estimate and a second Track are refused with a sentence; a
+    backend killed mid-track keys the frames that came back, whole, and says what happened."""
+    from maskhand.blender.workflow import start_track
+    from maskhand.operators import polls
+    from maskhand.operators.track import MASKHAND_OT_track_range
+
+    right, _ = rigs
+    s = settings()
+    s.image_path, s.source_start, s.frame_start, s.frame_end, s.keep_completed = str(CLIP), 1, 1, 12, True
+    run = ModalRun(MASKHAND_OT_track_range, start_track(bpy.context))
+    polls.RUNNING["operator"] = MASKHAND_OT_track_range.bl_idname  # what invoke sets for the running job
+    try:
+        for op in (bpy.ops.view3d.maskhand_estimate, bpy.ops.anim.maskhand_track_range):
+            assert not op.poll()
+            with pytest.raises(RuntimeError, match="already running"):
+                op()
+        result = {'RUNNING_MODAL'}
+        while len(run._job.frames) < 3 and result == {'RUNNING_MODAL'}:
+            result = run.step()
+            time.sleep(0.02)
+        addon.kill("the test killed the backend")
+        while result == {'RUNNING_MODAL'}:
+            result = run.step()
+            time.sleep(0.02)
+    finally:
+        polls.RUNNING["operator"] = None
+    assert result == {'FINISHED'}, run.reports
+    level, message = run.reports[0]
+    assert level == 'WARNING' and "backend stopped after" in message and "killed the backend" in message, run.reports
+    with_hand = sorted(f + 1 for f, hands in run._job.frames.items() if any(h["side"] == "right" for h in hands))
+    assert 3 <= len(run._job.frames) < 12 and keys_per_bone(right)["wrist.R"] == [float(f) for f in with_hand]

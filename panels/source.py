@@ -1,14 +1,16 @@
-"""The "Estimate" panel: where the picture comes from, and the button that finds the hands in it."""
+"""The "Source" panel: where the picture comes from, and Estimate, which finds the hands in it."""
 import bpy
 
+from ..blender.source_image import uses_source_start
 from .sidebar import SidebarPanel
 
 
-class MASKHAND_PT_estimate(SidebarPanel, bpy.types.Panel):
+class MASKHAND_PT_source(SidebarPanel, bpy.types.Panel):
     """Source picker and Estimate; the hands found are summarised under the button."""
 
-    bl_label = "Estimate from Picture"
-    bl_idname = "MASKHAND_PT_estimate"
+    bl_label = "Source"
+    bl_idname = "MASKHAND_PT_source"
+    bl_parent_id = "MASKHAND_PT_main"
 
     def draw(self, context):
         layout = self.layout
@@ -24,16 +26,14 @@ class MASKHAND_PT_estimate(SidebarPanel, bpy.types.Panel):
         else:
             cam = context.scene.camera
             layout.label(text=f"Camera: {cam.name if cam else '(none)'}", icon='CAMERA_DATA')
-        if kind in ('FILE', 'IMAGE', 'CAMERA_BG'):
+        if uses_source_start(settings, context.scene):
             layout.prop(settings, "source_start", text="Movie Starts At")
         col = layout.column(align=True)
         col.prop(settings, "max_hands")
         col.prop(settings, "hypotheses_count")
-        layout.prop(settings, "use_camera_translation")
-        layout.operator("object.maskhand_add_rig", text="Add Hand Rig", icon='ADD')
         layout.operator("view3d.maskhand_estimate", text="Estimate", icon='VIEWZOOM')
         if settings.status:
             layout.label(text=settings.status, icon='INFO')
 
 
-classes = (MASKHAND_PT_estimate,)
+classes = (MASKHAND_PT_source,)
