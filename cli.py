@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .errors import MaskHandError
+from .inference.take import VIDEO_HYPOTHESES
 from .output_paths import check_output_file, check_output_folder, write_text_atomic
 
 
@@ -256,8 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "hand side into a .blend (one action per rig, a key per frame with that hand)")
     p.add_argument("input", type=Path, help="a movie file, a folder of images, a numbered pattern, or one image")
     p.add_argument("--frames", metavar="A:B", help="only source frames A..B (0-based, inclusive; A: or :B open)")
-    p.add_argument("--hypotheses", type=int, default=1, help="hypotheses per hand and frame (the generative "
-                                                             "model); the best is keyed")
+    p.add_argument("--hypotheses", type=int, default=VIDEO_HYPOTHESES,
+                   help="hypotheses per hand and frame (the generative model); the path through them that is "
+                        f"likely and smooth is keyed (default {VIDEO_HYPOTHESES})")
     p.add_argument("--seed", type=int, default=0, help="random seed, the same for every frame")
     p.add_argument("--estimator", default="auto", choices=("auto", "model", "fitted"))
     p.add_argument("--smoothing", type=float, default=0.5, help="One Euro filter strength, 0 (none) .. 1")

@@ -310,23 +310,24 @@ def merge_pose_keys(
     frames: np.ndarray,
     quaternions: np.ndarray,
     interpolation: str = "LINEAR",
+    locations: dict[str, np.ndarray] | None = None,
 ) -> bpy.types.Action:
-    """Key rotations into the object's own action, keeping its other animation (a character's body).
+    """Key rotations (and optional bone locations) into the object's own action, keeping its other
+    animation (a character's body, the rest of a take).
 
-    With no action assigned this is write_pose_action. Otherwise each bone's rotation_quaternion
-    F-Curves in the assigned slot lose their keys within [frames[0], frames[-1]] and get the new
-    ones; keys outside that range and every other channel stay as they were. Each F-Curve is
-    rewritten in bulk (its kept keys' co, handles, types and easing read with foreach_get, written
-    back with the new keys, then sorted). Validation and sign continuity as in write_pose_action;
-    everything is checked before any Blender data changes.
+    With no action assigned this is write_pose_action. Otherwise each keyed channel's F-Curve loses
+    its keys within [frames[0], frames[-1]] and gets the new ones; keys outside that range and every
+    other channel stay as they were (merge_channel_keys). Validation and sign continuity as in
+    write_pose_action; everything is checked before any Blender data changes.
     """
     if getattr(arm_obj, "type", None) != "ARMATURE" or assigned_channels(arm_obj) is None:
-        return write_pose_action(arm_obj, action_name, bone_names, frames, quaternions,
+        return write_pose_action(arm_obj, action_name, bone_names, frames, quaternions, locations=locations,
                                  interpolation=interpolation)
     if interpolation not in _INTERPOLATIONS:
         raise MaskHandError(f"interpolation must be one of {sorted(_INTERPOLATIONS)}; got {interpolation!r}")
     bone_names = list(bone_names)
-    check_armature(arm_obj, bone_names)
+    locations = dict(locations or {})
+    check_armature(arm_obj, bone_names + list(locations))
     frames = _as_frames(frames)
     if not bone_names or len(set(bone_names)) != len(bone_names):
         raise PoseDataError(f"bone_names must be distinct and at least one; got {bone_names}")
@@ -337,23 +338,52 @@ def merge_pose_keys(
     norms = np.linalg.norm(quats, axis=-1, keepdims=True) if np.isfinite(quats).all() else None
     if norms is None or (norms < _MIN_QUAT_NORM).any():
         raise PoseDataError("quaternions hold NaN, inf or zero values")
+    for name, loc in locations.items():
+        if np.shape(loc) != (len(frames), 3) or not np.isfinite(loc).all():
+            raise PoseDataError(f"locations[{name!r}] must be finite with shape (F, 3) = {(len(frames), 3)}")
     quats = sign_continuous(quats / norms)
 
-    channelbag = assigned_channels(arm_obj, ensure=True)
-    lo, hi = frames[0] - 1e-4, frames[-1] + 1e-4
-    new_interp = _INTERPOLATIONS[interpolation]
+    curves, groups = {}, {}
     for b, name in enumerate(bone_names):
         path = f'pose.bones["{bpy.utils.escape_identifier(name)}"].rotation_quaternion'
-        group = channelbag.groups.get(name) or channelbag.groups.new(name)
         for i in range(4):
-            fcurve = channelbag.fcurves.find(path, index=i)
-            if fcurve is None:
-                fcurve = channelbag.fcurves.new(path, index=i)
-                fcurve.group = group
-            _merge_fcurve(fcurve, frames, quats[:, b, i], new_interp, lo, hi)
+            curves[(path, i)], groups[(path, i)] = quats[:, b, i], name
+    for name, loc in locations.items():
+        path = f'pose.bones["{bpy.utils.escape_identifier(name)}"].location'
+        for i in range(3):
+            curves[(path, i)], groups[(path, i)] = np.asarray(loc, np.float64)[:, i], name
+    merge_channel_keys(arm_obj, frames, curves, groups, interpolation)
     for name in bone_names:
         arm_obj.pose.bones[name].rotation_mode = "QUATERNION"
     return arm_obj.animation_data.action
+
+
+def merge_channel_keys(arm_obj, frames, curves: dict, groups: dict | None = None,
+                       interpolation: str = "LINEAR") -> None:
+    """Key any channels of the object in bulk into its assigned action (made if it has none):
+    curves {(data_path, index): (F,) values} at `frames` (F,) increasing; each channel's F-Curve
+    (made in group groups[key] when missing) loses its keys within [frames[0], frames[-1]] and gets
+    the new ones, keys outside stay. Custom-property paths ('["name"]') need the property on the object."""
+    if interpolation not in _INTERPOLATIONS:
+        raise MaskHandError(f"interpolation must be one of {sorted(_INTERPOLATIONS)}; got {interpolation!r}")
+    frames = _as_frames(frames)
+    for key, values in curves.items():
+        if np.shape(values) != (len(frames),) or not np.isfinite(values).all():
+            raise PoseDataError(f"channel {key[0]}[{key[1]}] needs {len(frames)} finite values; got shape "
+                                f"{np.shape(values)}")
+    channelbag = assigned_channels(arm_obj, ensure=True)
+    if channelbag is None:
+        _, channelbag = new_action_channels(arm_obj, f"{arm_obj.name}Action")
+    lo, hi = frames[0] - 1e-4, frames[-1] + 1e-4
+    interp = _INTERPOLATIONS[interpolation]
+    for (path, index), values in curves.items():
+        fcurve = channelbag.fcurves.find(path, index=index)
+        if fcurve is None:
+            fcurve = channelbag.fcurves.new(path, index=index)
+            name = (groups or {}).get((path, index))
+            if name:
+                fcurve.group = channelbag.groups.get(name) or channelbag.groups.new(name)
+        _merge_fcurve(fcurve, frames, np.asarray(values, np.float64), interp, lo, hi)
 
 
 def _merge_fcurve(fcurve, frames, values, interp: int, lo: float, hi: float) -> None:

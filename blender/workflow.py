@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import BackendError, MaskHandError
-from ..inference.take import Take, TakeBuilder
+from ..inference.take import VIDEO_HYPOTHESES, Take, TakeBuilder
 from . import backend_client
 from .apply_result import find_rig, hypothesis_rig_pose, key_rig, merge_locked, pose_rig
 from .pose_keys import key_rig_pose, rig_pose, rig_side
@@ -436,7 +436,7 @@ class TrackJob:
         return finish_track(context, self, cancelled)
 
 
-def track_payload(source: Source, first: int, last: int, hypotheses: int = 1, seed: int = 0,
+def track_payload(source: Source, first: int, last: int, hypotheses: int = VIDEO_HYPOTHESES, seed: int = 0,
                   temperature: float = 1.0, max_hands: int = 2) -> dict:
     """The backend's track request for scene frames first..last of `source` (a movie or sequence)."""
     if last < first:
@@ -455,7 +455,7 @@ def start_track(context) -> TrackJob:
     settings = context.scene.maskhand.estimate
     source = resolve_source(settings, context.scene)
     try:
-        payload = track_payload(source, settings.frame_start, settings.frame_end, 1, settings.seed,
+        payload = track_payload(source, settings.frame_start, settings.frame_end, VIDEO_HYPOTHESES, settings.seed,
                                 settings.temperature, settings.max_hands)
         handle = backend(context).request("track", payload)
     except BaseException:

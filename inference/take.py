@@ -33,6 +33,10 @@ from ..rigmath.take_paths import DEFAULT_SMOOTHNESS, best_path
 from ..rigmath.take_smoothing import DEFAULT_MAX_GAP, NUM_BETAS, SmoothedTrack, clean_track, smooth_track
 from .identity import settle_take
 
+# Hypotheses a video keeps per frame for its path (rigmath/take_paths): 3 is 1.8x the time of 1 on
+# CPU and lowered accel error and PA-MPJPE on the rendered clips (docs/BENCHMARKS.md).
+VIDEO_HYPOTHESES = 3
+
 SMOOTHING_METHODS = ("zero_phase", "one_euro")
 # Keypoints (OpenPose order) whose wrist-relative spread measures each part's disagreement, PARTS order:
 # the wrist's orientation shows in the knuckles; a finger's in its four keypoints.

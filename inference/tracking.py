@@ -16,12 +16,11 @@ import numpy as np
 
 from ..errors import MaskHandError
 from .camera import default_intrinsics
-from .take import HandTrack, Take, TakeBuilder  # noqa: F401 (HandTrack, Take: what track() gives)
+from .take import VIDEO_HYPOTHESES, HandTrack, Take, TakeBuilder  # noqa: F401 (HandTrack, Take: what track() gives)
 
 TRACK_ESTIMATORS = ("auto", "model", "fitted")
 # Hypotheses per hand and frame for video: the path through them (rigmath.take_paths) needs a choice;
 # 3 cost 1.8x the time of 1 on a CPU (628 vs 341 ms/frame, tests/fixtures/hand_clip.mp4, one thread).
-VIDEO_HYPOTHESES = 3
 
 
 def track(source, frame_range=None, estimator: str = "auto", hypotheses: int = VIDEO_HYPOTHESES, seed: int = 0,

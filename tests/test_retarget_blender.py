@@ -199,7 +199,8 @@ def test_cli_keys_onto_an_existing_character(fresh_scene, tmp_path):
 
 
 def test_tracked_take_with_a_gap_is_keyed_onto_the_character(fresh_scene, tmp_path):
-    """The `animate --onto` path: keys only on the frames where the hand was found."""
+    """The `animate --onto` path: a short gap (frames 5..8 here) is filled from both ends (issue 14:
+    the take's spline gap fill, marked as filled in the take), so every frame of the take is keyed."""
     from maskhand.blender.animate import write_take_blend
     from maskhand.inference.take import HandTrack, Take
 
@@ -213,6 +214,8 @@ def test_tracked_take_with_a_gap_is_keyed_onto_the_character(fresh_scene, tmp_pa
                      np.tile([0.0, 0.0, 0.5], (n, 1)), np.ones(n), np.zeros((n, 21, 2)))
     take = Take("clip.mp4", 30.0, np.arange(12), {"right": hand}, (640, 480), np.eye(3), "fitted")
     out = tmp_path / "take.blend"
+    (track,) = take.smoothed(0.0).values()
+    assert sorted(track.frames[track.filled]) == [5, 6, 7, 8]  # the filled frames are marked
     _, lines = write_take_blend(take, out, smoothing=0.0, onto=f"{character}:SMPLX-neutral")
     assert "(smplx mapping)" in lines[0] and out.is_file()
     bpy.ops.wm.open_mainfile(filepath=str(out))
@@ -220,7 +223,7 @@ def test_tracked_take_with_a_gap_is_keyed_onto_the_character(fresh_scene, tmp_pa
     fc = object_fcurves(obj)[('pose.bones["right_index1"].rotation_quaternion', 0)]
     keyed = np.empty(2 * len(fc.keyframe_points))
     fc.keyframe_points.foreach_get("co", keyed)
-    np.testing.assert_array_equal(keyed[0::2], found + 1)  # source frame i -> scene frame i + 1
+    np.testing.assert_array_equal(keyed[0::2], np.arange(12) + 1)  # source frame i -> scene frame i + 1
 
 
 def test_estimate_button_keys_the_chosen_hypothesis_on_the_character(fresh_scene, addon):
