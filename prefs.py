@@ -73,6 +73,13 @@ class MaskHandPreferences(bpy.types.AddonPreferences):
         description="What Test Backend found (device, versions)",
         default="",
     )
+    use_hotkeys: bpy.props.BoolProperty(
+        name="Hotkeys",
+        description="Ctrl+Shift+E estimates and Ctrl+Shift+K keys the chosen hypothesis in the 3D Viewport "
+                    "(Object and Pose modes); off by default",
+        default=False,
+        update=lambda self, context: _hotkeys_update(self, context),
+    )
     install_status: bpy.props.StringProperty(
         name="Install Status",
         description="The last line of the running or last backend installation",
@@ -104,6 +111,39 @@ class MaskHandPreferences(bpy.types.AddonPreferences):
         row.operator("preferences.maskhand_check_backend", icon='PLAY')
         if self.install_status:
             box.label(text=self.install_status)
+
+        box = layout.box()
+        box.prop(self, "use_hotkeys")
+        col = box.column(align=True)
+        col.active = self.use_hotkeys
+        for text, idname, modes in hotkey_lines():
+            split = col.split(factor=0.3)
+            split.label(text=text)
+            split.label(text=f"{_operator_label(idname)} ({modes})")
+
+
+def hotkey_lines() -> list[tuple[str, str, str]]:
+    """(combination, operator, modes) for each optional hotkey, as the preferences list them."""
+    from .panels import hotkeys
+
+    modes: dict[tuple[str, str], list[str]] = {}
+    for hk in hotkeys.hotkeys():
+        modes.setdefault((hk.text, hk.idname), []).append(hk.keymap.replace(" Mode", ""))
+    return [(text, idname, " and ".join(m) + " modes") for (text, idname), m in modes.items()]
+
+
+def _operator_label(idname: str) -> str:
+    area, _, name = idname.partition(".")
+    try:
+        return getattr(getattr(bpy.ops, area), name).get_rna_type().name
+    except (AttributeError, KeyError):
+        return idname
+
+
+def _hotkeys_update(self, context):
+    from .panels import hotkeys
+
+    hotkeys.set_enabled(context, self.use_hotkeys)
 
 
 def get(context) -> MaskHandPreferences | None:

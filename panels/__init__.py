@@ -5,7 +5,7 @@ import importlib
 import bpy
 
 from ..blender import keypoint_overlay
-from . import menus
+from . import hotkeys, menus
 
 _modules = ("main", "source", "hypotheses", "track", "import_pose", "retarget", "menus")
 
@@ -17,11 +17,13 @@ _register_classes, _unregister_classes = bpy.utils.register_classes_factory(clas
 def register():
     _register_classes()
     menus.append()
+    hotkeys.register()  # only when the preference asks for them
     keypoint_overlay.show(True)
 
 
 def unregister():
     keypoint_overlay.show(False)
+    hotkeys.unregister()
     menus.remove()
     _unregister_classes()
 
