@@ -3,8 +3,10 @@
 bpy as a module has no window to screenshot, so this runs the real workflow headless (the add-on
 registered, a rig added, Estimate run on samples/hand_photo.jpg by the real backend), records what
 every panel's draw() asks for with tools/layout_recorder.py, and draws those widgets in the
-colours of Blender's default dark theme. Every label, value, list row and button in the picture
-comes from the live scene; the widget shapes are this script's approximation (no icons).
+colours of Blender's default dark theme: the sub-panels (bl_parent_id) inside their parent, the UI
+list's rows with their progress bars, icon-only buttons one unit wide. Every label, value, list row
+and button in the picture comes from the live scene; the widget shapes are this script's
+approximation (no icons: a few icon-only buttons get a glyph).
 
     .venv/bin/python tools/render_panels.py [--out docs/images/panels.png] [--image samples/hand_photo.jpg]
 """
@@ -29,8 +31,12 @@ THEME = {  # Blender 4.x default theme, approximately
     "region": (48, 48, 48), "panel": (56, 56, 56), "header": (61, 61, 61), "box": (43, 43, 43),
     "button": (84, 84, 84), "field": (40, 40, 40), "text_field": (29, 29, 29), "blue": (71, 114, 179),
     "text": (230, 230, 230), "dim": (160, 160, 160), "list": (34, 34, 34), "list_active": (51, 77, 128),
-    "tab": (40, 40, 40), "outline": (30, 30, 30),
+    "tab": (40, 40, 40), "outline": (30, 30, 30), "subpanel": (52, 52, 52), "subheader": (58, 58, 58),
 }
+
+# Icon-only buttons: Blender draws the icon in a square button one unit wide; this script has no
+# icons, so a few get a glyph from the font and the rest a dot.
+GLYPHS = {'SMOOTHCURVE': "∿", 'FILE_REFRESH': "↻", 'ADD': "+", 'REMOVE': "−", 'X': "×", 'FILE_FOLDER': "…"}
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont:
@@ -79,8 +85,18 @@ class Painter:
             rest = (width - first) // (n - 1)
             return [(0, first)] + [(first + i * rest, rest) for i in range(n - 1)]
         gap = 0 if w.align else GAP
-        cell = (width - gap * (n - 1)) // n
-        return [(i * (cell + gap), cell) for i in range(n)]
+        narrow = [_icon_only(c) for c in w.children]
+        wide = n - sum(narrow)
+        if wide == 0:
+            cell = (width - gap * (n - 1)) // n
+            return [(i * (cell + gap), cell) for i in range(n)]
+        cell = (width - gap * (n - 1) - U * sum(narrow)) // wide
+        out, x = [], 0
+        for is_narrow in narrow:
+            cw = U if is_narrow else cell
+            out.append((x, cw))
+            x += cw + gap
+        return out
 
     # Drawing ----------------------------------------------------------------------------------
     def draw(self, w, x, y, width) -> int:
@@ -126,7 +142,8 @@ class Painter:
 
     def _operator(self, w, x, y, width):
         self._rect(x, y + S, width, U - 2 * S, THEME["blue"] if w.active else THEME["button"], radius=4 * S)
-        self._text(w.text, x, y, width, THEME["text"], center=True)
+        text = GLYPHS.get(w.icon, "•") if _icon_only(w) else w.text
+        self._text(text, x, y, width, THEME["text"], center=True)
 
     def _progress(self, w, x, y, width):
         self._rect(x, y + S, width, U - 2 * S, THEME["field"], radius=4 * S)
@@ -200,6 +217,11 @@ class Painter:
         self.d.text((x, y + U / 2), text, fill=fill, font=font, anchor="lm")
 
 
+def _icon_only(w) -> bool:
+    """An operator button with an icon and no text (Blender makes it one unit wide)."""
+    return w.kind == "operator" and not w.text and w.icon != 'NONE'
+
+
 def _fit(text: str, width: float, font) -> str:
     """`text` cut with an ellipsis in the middle to fit `width`, as Blender shortens labels."""
     if width <= 0:
@@ -221,29 +243,62 @@ def _tail(path: str) -> str:
 
 
 def draw_panels(panels, width: int, title: str | None = None) -> Image.Image:
-    """One column of panels: [(label, recorded tree or None when closed)] -> an image."""
+    """One column of panels -> an image. panels: [(label, recorded tree or None when closed)] or
+    [(label, tree, depth)]: a depth-1 entry is a sub-panel (bl_parent_id) of the depth-0 entry
+    before it, drawn inside the parent's background with its own header, as Blender nests them."""
     header = int(U * 1.2)
-    heights = []
     probe = Painter(ImageDraw.Draw(Image.new("RGB", (1, 1))))
-    for _, tree in panels:
-        heights.append(header + (probe.height(tree, width - 2 * PAD) + 2 * PAD if tree is not None else 0))
+    entries = [(p[0], p[1], p[2] if len(p) > 2 else 0) for p in panels]
+
+    def inner_width(depth):  # the content width of a panel at `depth`
+        return width - 2 * GAP - 2 * PAD - 2 * depth * GAP
+
+    def own_height(tree, depth):  # header + content of one panel, its sub-panels not included
+        return header + (probe.height(tree, inner_width(depth)) + 2 * PAD if tree is not None else 0)
+
+    groups = []  # [(top entry, [sub entries])]
+    for entry in entries:
+        if entry[2] == 0 or not groups:
+            groups.append((entry, []))
+        else:
+            groups[-1][1].append(entry)
+    heights = []
+    for (label, tree, depth), subs in groups:
+        h = own_height(tree, depth)
+        if tree is not None:  # a closed parent hides its sub-panels
+            h += sum(own_height(sub_tree, 1) + GAP for _, sub_tree, _ in subs) + (GAP if subs else 0)
+        heights.append(h)
     top = U if title else 0
-    total = top + sum(heights) + GAP * (len(panels) + 1)
+    total = top + sum(heights) + GAP * (len(groups) + 1)
     image = Image.new("RGB", (width, total), THEME["region"])
     painter = Painter(ImageDraw.Draw(image))
     if title:
         painter._text(title, PAD, 0, width - 2 * PAD, THEME["dim"])
-    y = top + GAP
-    for (label, tree), h in zip(panels, heights):
-        painter._rect(GAP, y, width - 2 * GAP, h, THEME["panel"], radius=4 * S)
-        painter._rect(GAP, y, width - 2 * GAP, header, THEME["header"], radius=4 * S)
-        ax, ay = GAP + 10 * S, y + header // 2
-        arrow = [(ax - 4 * S, ay - 2 * S), (ax + 4 * S, ay - 2 * S), (ax, ay + 3 * S)] if tree is not None else \
+
+    def header_bar(x, y, w, label, is_open, fill):
+        painter._rect(x, y, w, header, fill, radius=4 * S)
+        ax, ay = x + 10 * S, y + header // 2
+        arrow = [(ax - 4 * S, ay - 2 * S), (ax + 4 * S, ay - 2 * S), (ax, ay + 3 * S)] if is_open else \
             [(ax - 2 * S, ay - 4 * S), (ax - 2 * S, ay + 4 * S), (ax + 3 * S, ay)]
         painter.d.polygon(arrow, fill=THEME["text"])
-        painter.d.text((GAP + 20 * S, ay), label, fill=THEME["text"], font=FONT, anchor="lm")
+        painter.d.text((x + 20 * S, ay), label, fill=THEME["text"], font=FONT, anchor="lm")
+
+    y = top + GAP
+    for ((label, tree, _), subs), h in zip(groups, heights):
+        painter._rect(GAP, y, width - 2 * GAP, h, THEME["panel"], radius=4 * S)
+        header_bar(GAP, y, width - 2 * GAP, label, tree is not None, THEME["header"])
+        cy = y + header
         if tree is not None:
-            painter.draw(tree, GAP + PAD, y + header + PAD, width - 2 * GAP - 2 * PAD)
+            painter.draw(tree, GAP + PAD, cy + PAD, inner_width(0))
+            cy += probe.height(tree, inner_width(0)) + 2 * PAD
+            for sub_label, sub_tree, _ in subs:
+                sx, sw = 2 * GAP, width - 4 * GAP
+                sh = own_height(sub_tree, 1)
+                painter._rect(sx, cy, sw, sh, THEME["subpanel"], radius=4 * S)
+                header_bar(sx, cy, sw, sub_label, sub_tree is not None, THEME["subheader"])
+                if sub_tree is not None:
+                    painter.draw(sub_tree, sx + PAD, cy + header + PAD, inner_width(1))
+                cy += sh + GAP
         y += h + GAP
     return image
 
@@ -303,9 +358,10 @@ def main(argv=None) -> int:
         context = bpy.context
         panels = []
         from maskhand.panels import panel_classes
-        for cls in panel_classes():
+        for cls in panel_classes():  # sub-panels (bl_parent_id) follow their parent, drawn inside it
             closed = 'DEFAULT_CLOSED' in getattr(cls, "bl_options", set())
-            panels.append((cls.bl_label, None if closed else record_draw(cls, context)))
+            panels.append((cls.bl_label, None if closed else record_draw(cls, context),
+                           1 if getattr(cls, "bl_parent_id", "") else 0))
         sidebar = with_tab(draw_panels(panels, SIDEBAR_WIDTH), "MaskHand")
         preferences = draw_panels([("MaskHand (Preferences > Add-ons)", record_draw(type(p), context, owner=p))],
                                   PREFS_WIDTH)
