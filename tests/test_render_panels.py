@@ -29,8 +29,11 @@ def test_sub_panels_sit_inside_their_parent(rp):
     flat = rp.draw_panels([("MaskHand", parent), ("Source", child)], rp.SIDEBAR_WIDTH)
     nested = rp.draw_panels([("MaskHand", parent, 0), ("Source", child, 1)], rp.SIDEBAR_WIDTH)
     assert abs(nested.height - flat.height) <= 2 * rp.GAP  # the same rows, one background instead of two
-    colours = {c for _, c in nested.getcolors(maxcolors=1 << 20)}
-    assert rp.THEME["subheader"] in colours and rp.THEME["subheader"] not in {c for _, c in flat.getcolors(1 << 20)}
+    def pixels(image, colour):
+        return dict((c, n) for n, c in image.getcolors(maxcolors=1 << 20)).get(colour, 0)
+
+    header_area = rp.SIDEBAR_WIDTH * rp.U  # about one header bar's pixels
+    assert pixels(nested, rp.THEME["subheader"]) > header_area // 2 > pixels(flat, rp.THEME["subheader"])
     closed = rp.draw_panels([("MaskHand", None, 0), ("Source", child, 1)], rp.SIDEBAR_WIDTH)
     assert closed.height < nested.height  # a closed parent hides its sub-panels
 
