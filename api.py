@@ -147,7 +147,8 @@ def track(source, frames=None, rigs=None, hypotheses: int = 1, seed: int = 0, sm
         hypotheses, seed: the model's sampling per frame; smoothing: 0 (keys as estimated) .. 1.
         on_frame: called as on_frame(done, total) after each frame (total None when unknown).
     Returns:
-        {side: bpy.types.Action} of the rigs keyed.
+        {side: bpy.types.Action} of the rigs keyed: a new action per rig, or, when the rig already
+        plays a take of the same source, that action with the keys inside `frames` replaced.
     Raises:
         BackendError when the backend fails or dies: then no rig is keyed (each keeps its previous
         action) and the next call starts a fresh backend. MaskHandError for bad arguments.
@@ -173,13 +174,14 @@ def track(source, frames=None, rigs=None, hypotheses: int = 1, seed: int = 0, sm
             raise BackendError(f"the backend stopped during the track after {len(job.frames)} frame(s) "
                                f"({err}); no rig was keyed", err.name) from err
         raise
-    take = job.to_take(scene.render.fps / scene.render.fps_base)
-    if not take.hands:
+    raw = job.to_raw(scene.render.fps / scene.render.fps_base)
+    sides = raw.to_take().hands
+    if not sides:
         raise MaskHandError(f"no hand was found in the {len(job.frames)} frame(s) tracked from {src.label}")
-    for side in take.hands:
+    for side in sides:
         if side not in given:
             given[side] = add_rig(side)
-    actions, _ = workflow.key_take(take, given, src.scene_frame, smoothing, use_location)
+    actions, _ = workflow.key_raw_take(scene, raw, given, smoothing, use_location)
     return actions
 
 

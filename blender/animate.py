@@ -28,6 +28,7 @@ from ..errors import InputFileError, MaskHandError
 from ..handmodel.parts import SIDES, check_side
 from ..handmodel.registry import load_hand_model
 from .build_rig import add_hand_rig
+from . import take_marks, take_store
 from .pose_keys import key_poses
 from .reference_camera import OPENCV_TO_CAMERA, camera_data, set_background, set_resolution
 
@@ -54,9 +55,12 @@ class AnimatedScene:
 
 
 def animate_take(scene: bpy.types.Scene, tracks: dict, fps: float, K: np.ndarray, image_size: tuple[int, int],
-                 frame_range: tuple[int, int], name: str = "take", mano_dir=None, source=None) -> AnimatedScene:
+                 frame_range: tuple[int, int], name: str = "take", mano_dir=None, source=None,
+                 raw_frames=()) -> AnimatedScene:
     """Add rigs, keys and a matching camera for `tracks` ({side: SmoothedTrack}) to `scene`; with
     `source` (the take's movie, folder or pattern) the camera shows it behind the rigs, in sync.
+    Each rig also gets the take's confidence curves and flag markers (blender/take_marks.py), and
+    `raw_frames` (Take.raw_frames) are kept in the file so Blender can re-smooth the take.
 
     fps: the source's rate; K (3, 3) and image_size (width, height) of its frames; frame_range:
     (first, last) source frame indices read, inclusive (the scene's range becomes these + FRAME_OFFSET).
@@ -85,7 +89,15 @@ def animate_take(scene: bpy.types.Scene, tracks: dict, fps: float, K: np.ndarray
         frames = np.asarray(trk.frames, np.float64) + FRAME_OFFSET
         action = key_poses(rig, f"{name}.{'R' if side == 'right' else 'L'}", frames, trk.global_orient,
                            trk.hand_pose, trk.cam_t)
+        take_marks.key_confidence(rig, frames, trk)
+        take_marks.mark_flags(scene, side, trk.flags, lambda f: f + FRAME_OFFSET, frames[0], frames[-1])
         result.hands[side] = KeyedHand(side, rig, action, frames.astype(np.int64))
+    if raw_frames:
+        label = Path(str(source)).name if source is not None else name
+        text = take_store.save(take_store.RawTake(label, float(fps), -FRAME_OFFSET, dict(raw_frames)))
+        for keyed in result.hands.values():
+            take_store.attach(keyed.rig, text)
+            keyed.action[take_store.PROP_TAKE] = text.name
     result.key_seconds = time.perf_counter() - t0
 
     set_frame_rate(scene, fps)
@@ -120,7 +132,8 @@ def write_take_blend(take, out: Path, smoothing: float = 0.5, preview: Path | No
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     made = animate_take(scene, tracks, take.fps, take.K, take.image_size, take.frame_range,
-                        name=Path(str(take.source)).stem or "take", mano_dir=mano_dir, source=take.source)
+                        name=Path(str(take.source)).stem or "take", mano_dir=mano_dir, source=take.source,
+                        raw_frames=take.raw_frames)
     lines = [f"{side} hand: {len(h.scene_frames)} key(s) on '{h.rig.name}' in action '{h.action.name}', "
              f"frames {h.scene_frames[0]}..{h.scene_frames[-1]}" for side, h in made.hands.items()]
     out.parent.mkdir(parents=True, exist_ok=True)

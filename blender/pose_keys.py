@@ -97,11 +97,9 @@ def key_poses(arm_obj, action_name: str, frames, global_orient, hand_pose, cam_t
 
 def key_rig_pose(arm_obj, action_name: str, frames, pose: RigPose, merge: bool = False):
     """key_poses for a RigPose computed beforehand (callers that check several rigs before keying any)."""
-    if merge:
-        if pose.wrist is not None:
-            raise PoseDataError("merging keys into an action keys rotations only; pass cam_t=None")
-        return merge_pose_keys(arm_obj, action_name, pose.names, frames, pose.quaternions)
     locations = None if pose.wrist is None else {pose.names[0]: pose.wrist}
+    if merge:
+        return merge_pose_keys(arm_obj, action_name, pose.names, frames, pose.quaternions, locations=locations)
     return write_pose_action(arm_obj, action_name, pose.names, frames, pose.quaternions, locations=locations)
 
 

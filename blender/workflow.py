@@ -26,11 +26,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import BackendError, MaskHandError
-from ..inference.take import VIDEO_HYPOTHESES, Take, TakeBuilder
+from ..handmodel.parts import SIDES
+from ..inference.take import VIDEO_HYPOTHESES
 from . import backend_client
 from .apply_result import find_rig, hypothesis_rig_pose, key_rig, merge_locked, pose_rig
 from .pose_keys import key_rig_pose, rig_pose, rig_side
 from .source_image import Source, resolve_source
+from . import take_marks, take_store
+from .take_store import RawTake
 
 # -- 1. the backend client ---------------------------------------------------------------------------
 _script_client: list = [None]  # set by use_client (maskhand.api.use_interpreter): scripts without preferences
@@ -402,6 +405,7 @@ class TrackJob:
     last: int
     frames: dict = field(default_factory=dict)  # source frame -> list of hand dicts
     noun: str = "Track"
+    locks: tuple = ()  # Re-solve Range: hand parts whose keyed pose stays
 
     @property
     def done(self) -> bool:
@@ -425,12 +429,9 @@ class TrackJob:
     def discard(self) -> None:
         self.source.discard()
 
-    def to_take(self, fps: float) -> Take:
-        """The frames received so far as the backend's own Take (inference/take.py)."""
-        builder = TakeBuilder(self.source.label, fps)
-        for index in sorted(self.frames):
-            builder.add(index, self.frames[index])
-        return builder.build()
+    def to_raw(self, fps: float) -> RawTake:
+        """The frames received so far, as the .blend keeps them (their Take: RawTake.to_take())."""
+        return RawTake(self.source.label, fps, self.source.offset, dict(self.frames))
 
     def finish(self, context, cancelled: bool = False) -> list[tuple[str, str]]:
         return finish_track(context, self, cancelled)
@@ -450,19 +451,35 @@ def track_payload(source: Source, first: int, last: int, hypotheses: int = VIDEO
             "seed": int(seed), "temperature": float(temperature), "max_hands": int(max_hands)}
 
 
-def start_track(context) -> TrackJob:
+def start_track(context, seed: int | None = None, locks=(), noun: str = "Track") -> TrackJob:
     """Check the panel's range and source, send the track request; returns at once."""
     settings = context.scene.maskhand.estimate
     source = resolve_source(settings, context.scene)
     try:
-        payload = track_payload(source, settings.frame_start, settings.frame_end, VIDEO_HYPOTHESES, settings.seed,
-                                settings.temperature, settings.max_hands)
+        payload = track_payload(source, settings.frame_start, settings.frame_end, VIDEO_HYPOTHESES,
+                                settings.seed if seed is None else seed, settings.temperature, settings.max_hands)
         handle = backend(context).request("track", payload)
     except BaseException:
         source.discard()
         raise
     settings.progress = 0.0
-    return TrackJob(source, handle, settings.frame_start, settings.frame_end)
+    return TrackJob(source, handle, settings.frame_start, settings.frame_end, noun=noun, locks=tuple(locks))
+
+
+def start_resolve(context) -> TrackJob:
+    """Re-solve Range: track the panel's range again with the next seed, keeping the locked parts
+    (the Hypotheses panel's toggles) as keyed; the result replaces keys inside the range only.
+    MaskHandError unless a rig plays a take of the panel's source."""
+    scene = context.scene
+    settings = scene.maskhand.estimate
+    source = resolve_source(settings, scene)
+    source.discard()  # only its label is needed here; start_track resolves it again
+    rigs = [find_rig(scene, side, scene.maskhand.rig, context.active_object) for side in SIDES]
+    takes = [_playing_take(rig) for rig in rigs if rig is not None]
+    if not any(t is not None and t.source == source.label for t in takes):
+        raise MaskHandError(f"no rig plays a take of {source.label} to re-solve; Track Range first")
+    settings.seed += 1  # a new draw, as Resample does
+    return start_track(context, seed=settings.seed, locks=tuple(settings.locked_parts()), noun="Re-solve")
 
 
 def finish_track(context, job: TrackJob, cancelled: bool = False) -> list[tuple[str, str]]:
@@ -485,11 +502,12 @@ def finish_track(context, job: TrackJob, cancelled: bool = False) -> list[tuple[
             died = err  # the frames that came back are whole: key them, and say what happened
     if cancelled and not settings.keep_completed:
         return [('INFO', f"Track cancelled after {len(job.frames)} of {job.total} frames; nothing keyed")]
-    take = job.to_take(scene.render.fps / scene.render.fps_base)
-    if not take.hands:
+    raw = job.to_raw(scene.render.fps / scene.render.fps_base)
+    sides = raw.to_take().hands
+    if not sides:
         raise MaskHandError(f"no hand was found in the {len(job.frames)} frame(s) tracked from {job.source.label}")
-    rigs = {side: find_rig(scene, side, scene.maskhand.rig, context.active_object) for side in take.hands}
-    _, reports = key_take(take, rigs, job.source.scene_frame, settings.smoothing, settings.use_camera_translation)
+    rigs = {side: find_rig(scene, side, scene.maskhand.rig, context.active_object) for side in sides}
+    _, reports = key_raw_take(scene, raw, rigs, settings.smoothing, settings.use_camera_translation, job.locks)
     if cancelled:
         reports.insert(0, ('INFO', f"Track cancelled after {len(job.frames)} of {job.total} frames; "
                                    "keyed the completed ones"))
@@ -500,38 +518,142 @@ def finish_track(context, job: TrackJob, cancelled: bool = False) -> list[tuple[
     return reports
 
 
-def key_take(take: Take, rigs: dict, scene_frame: Callable[[int], int], smoothing: float = 0.5,
-             use_location: bool = False) -> tuple[dict, list[tuple[str, str]]]:
-    """Smooth `take` (one shape per side, rigmath.take_smoothing) and key each side on rigs[side] as a
-    new action; a rig's previous action is kept (fake user). scene_frame maps source frames to scene
-    frames. Every rig is checked before the first key is written.
+def key_raw_take(scene, raw: RawTake, rigs: dict, smoothing: float = 0.5, use_location: bool = False,
+                 locks=()) -> tuple[dict, list[tuple[str, str]]]:
+    """Key a tracked take onto rigs[side] for each hand side it holds, with its confidence curves and
+    flag markers (blender/take_marks.py), and keep it in the .blend (blender/take_store.py).
 
-    Returns ({side: action}, reports); raises MaskHandError when no side has a rig.
+    A rig already playing a take of the same source gets these frames merged into it: the kept raw
+    frames inside this take's range are replaced, the whole take is smoothed again (so the range
+    joins its neighbours), and keys are replaced only inside the range; the rest of the take stays.
+    Otherwise the rig gets a new action (its previous one kept with a fake user). `locks`: hand
+    parts whose keyed pose stays as it is inside the range (Re-solve Range). Every rig is checked
+    before the first key is written. Returns ({side: action}, reports); MaskHandError when no side
+    has a rig.
     """
+    fresh = raw.to_take()
     plan, reports = [], []
-    for side, track in sorted(take.smoothed(smoothing).items()):
+    for side in sorted(fresh.hands):
         rig = rigs.get(side)
         if rig is None:
-            reports.append(('WARNING', f"{len(track.frames)} frame(s) of a {side} hand found, but there is "
+            reports.append(('WARNING', f"{fresh.frames_with(side)} frame(s) of a {side} hand found, but there is "
                                        f"no {side} hand rig; Add Hand Rig ({side.title()}) makes one"))
             continue
         if rig_side(rig) != side:
             raise MaskHandError(f"'{rig.name}' is a {rig_side(rig)} hand rig; it cannot take the {side} hand")
-        frames = np.array([scene_frame(int(f)) for f in track.frames], np.float64)
-        pose = rig_pose(rig, track.global_orient, track.hand_pose, track.cam_t if use_location else None)
-        plan.append((side, rig, frames, pose))
+        existing = _playing_take(rig)
+        merge = existing is not None and existing.source == raw.source and existing.offset == raw.offset
+        new = _locked(raw, side, rig, locks) if (locks and merge) else raw
+        whole = existing.merged(new) if merge else new
+        track = whole.to_take().smoothed(smoothing).get(side)
+        if track is None:
+            continue
+        frames = np.array([whole.scene_frame(int(f)) for f in track.frames], np.float64)
+        lo, hi = raw.scene_frame(min(raw.frames)), raw.scene_frame(max(raw.frames))
+        inside = (frames >= lo) & (frames <= hi) if merge else np.ones(len(frames), bool)
+        if not inside.any():
+            continue
+        pose = rig_pose(rig, track.global_orient[inside], track.hand_pose[inside],
+                        track.cam_t[inside] if use_location else None)
+        if locks and merge:  # the locked bones keep their keys exactly
+            pose = _keep_keyed(rig, pose, frames[inside], locks)
+        plan.append((side, rig, merge, whole, track, frames, inside, pose, (lo, hi) if merge else
+                     (frames[0], frames[-1])))
     if not plan:
-        raise MaskHandError("; ".join(msg for _, msg in reports))
-    actions = {}
-    for side, rig, frames, pose in plan:
-        previous = rig.animation_data.action if rig.animation_data else None
-        if previous is not None and not previous.use_fake_user:
-            previous.use_fake_user = True  # the rig's earlier keys stay in the file, not dropped on save
-            reports.append(('INFO', f"'{rig.name}' had the action '{previous.name}'; it is kept (fake user)"))
-        actions[side] = key_rig_pose(rig, f"MaskHand {take.source} {side}", frames, pose)
-        reports.insert(0, ('INFO', f"Keyed {len(frames)} frame(s) of the {side} hand on '{rig.name}' "
-                                   f"in action '{actions[side].name}'"))
+        raise MaskHandError("; ".join(msg for _, msg in reports) or "the take holds no hand to key")
+    actions, texts = {}, {}
+    for side, rig, merge, whole, track, frames, inside, pose, (lo, hi) in plan:
+        if merge:
+            actions[side] = key_rig_pose(rig, rig.animation_data.action.name, frames[inside], pose, merge=True)
+            what = f"Replaced frames {lo:g}-{hi:g} of the {side} hand's take on '{rig.name}'"
+        else:
+            previous = rig.animation_data.action if rig.animation_data else None
+            if previous is not None and not previous.use_fake_user:
+                previous.use_fake_user = True  # the rig's earlier keys stay in the file, not dropped on save
+                reports.append(('INFO', f"'{rig.name}' had the action '{previous.name}'; it is kept (fake user)"))
+            actions[side] = key_rig_pose(rig, f"MaskHand {raw.source} {side}", frames, pose)
+            what = f"Keyed {len(frames)} frame(s) of the {side} hand on '{rig.name}'"
+        take_marks.key_confidence(rig, frames[inside], _rows(track, inside))
+        n_marks = take_marks.mark_flags(scene, side, track.flags, whole.scene_frame, lo, hi)
+        key = take_store.text_of(rig).name if merge else None
+        texts[key] = take_store.save(whole, texts.get(key) or (take_store.text_of(rig) if merge else None))
+        take_store.attach(rig, texts[key])
+        actions[side][take_store.PROP_TAKE] = texts[key].name
+        filled = int(np.count_nonzero(track.filled[inside])) if track.filled is not None else 0
+        reports.insert(0, ('INFO', f"{what} in action '{actions[side].name}'"
+                                   + (f"; {filled} filled across gaps" if filled else "")
+                                   + (f"; {n_marks} marker(s) flag frames to check" if n_marks else "")))
     return actions, reports
+
+
+def _playing_take(rig) -> RawTake | None:
+    """The raw take of the action the rig plays, when that action is a MaskHand take."""
+    action = rig.animation_data.action if rig.animation_data else None
+    text = take_store.text_of(rig)
+    if action is None or text is None or action.get(take_store.PROP_TAKE) != text.name:
+        return None
+    return take_store.load(rig)
+
+
+def _locked(raw: RawTake, side: str, rig, parts) -> RawTake:
+    """`raw` with the locked parts of every `side` hand (all its hypotheses) set to the rig's keyed
+    pose at that frame: what the animator said is right stays right, in the kept take too."""
+    from .pose_keys import read_keyed_take
+
+    seq, keyed = read_keyed_take(rig)
+    old = {int(round(f)): i for i, f in enumerate(keyed)}
+    frames = {}
+    for index, hands in raw.frames.items():
+        at = old.get(raw.scene_frame(index))
+        if at is None:
+            frames[index] = hands
+            continue
+        base = {"mano": {"global_orient": seq.global_orient[at].tolist(), "hand_pose": seq.hand_pose[at].tolist()}}
+        frames[index] = [dict(h, mano=merge_locked(base, h, parts)["mano"],
+                              hypotheses=[merge_locked(base, hyp, parts) for hyp in h.get("hypotheses") or []])
+                         if h.get("side") == side and h.get("mano") else h for h in hands]
+    return RawTake(raw.source, raw.fps, raw.offset, frames)
+
+
+def _keep_keyed(rig, pose, frames, parts):
+    """`pose` with the locked parts' bones set to what the rig's action keys at `frames`."""
+    from ..handmodel.parts import PART_JOINTS
+    from .keyframes import read_pose_action
+    from .pose_keys import RigPose
+
+    joints = sorted(j for part in parts for j in PART_JOINTS[part])
+    q = pose.quaternions.copy()
+    q[:, joints] = read_pose_action(rig, pose.names, frames)[:, joints]
+    return RigPose(pose.names, q, pose.wrist)
+
+
+def _rows(track, mask):
+    """The SmoothedTrack's per-frame confidence fields at `mask`, for take_marks.key_confidence."""
+    pick = (lambda v: None if v is None else np.asarray(v)[mask])
+    return type("Rows", (), {"frames": track.frames[mask], "score": pick(track.score), "filled": pick(track.filled),
+                             "part_confidence": pick(track.part_confidence), "part_spread": pick(track.part_spread)})
+
+
+def resmooth(context) -> list[tuple[str, str]]:
+    """Re-smooth every take the scene's MaskHand rigs play, from their kept raw takes, at the Track
+    panel's Smoothing: no tracking, the keys of the whole take replaced. MaskHandError when no rig
+    plays a kept take."""
+    scene = context.scene
+    settings = scene.maskhand.estimate
+    groups: dict = {}
+    for obj in scene.objects:
+        if obj.type != 'ARMATURE':
+            continue
+        raw = _playing_take(obj)
+        if raw is not None:
+            groups.setdefault((raw.source, raw.offset), (raw, {}))[1][rig_side(obj)] = obj
+    if not groups:
+        raise MaskHandError("no rig plays a tracked take to re-smooth; Track Range first")
+    reports = []
+    for raw, rigs in groups.values():
+        reports += key_raw_take(scene, raw, rigs, settings.smoothing, settings.use_camera_translation)[1]
+    settings.status = f"Re-smoothed at {settings.smoothing:.2f}: " + reports[0][1]
+    return reports
 
 
 # -- 5. the reference camera ----------------------------------------------------------------------------

@@ -130,7 +130,9 @@ class Take:
     frame; estimator: the one that ran ("model" or "fitted"); seconds: wall time of the whole call;
     timings: milliseconds per stage ("read", "detect", "fit", "model"); cancelled: should_stop ended it;
     prior_fills: {side: {source frame: (45,) hand_pose}} the model's in-betweens for gap frames
-    (inference.inbetween; empty in Blender's process unless the backend's result brought them).
+    (inference.inbetween; empty in Blender's process unless the backend's result brought them);
+    raw_frames: ((source frame, [hand dicts]), ...) every frame as TakeBuilder got it, so a saved take
+    can be built again (blender/take_store.py keeps it in the .blend).
     """
     source: str
     fps: float
@@ -143,6 +145,7 @@ class Take:
     timings: dict = field(default_factory=dict)
     cancelled: bool = False
     prior_fills: dict = field(default_factory=dict)
+    raw_frames: tuple = ()
 
     @property
     def frame_range(self) -> tuple[int, int]:
@@ -244,7 +247,8 @@ class TakeBuilder:
                 hands[side] = _pick_path(trk, path_smoothness)
         return Take(source=self.source, fps=self.fps, frames=np.asarray(self.frames, np.int64), hands=hands,
                     image_size=tuple(image_size), K=np.eye(3) if K is None else np.asarray(K, np.float64),
-                    estimator=estimator, seconds=seconds, timings=dict(timings or {}), cancelled=cancelled)
+                    estimator=estimator, seconds=seconds, timings=dict(timings or {}), cancelled=cancelled,
+                    raw_frames=tuple(self._hands))
 
 
 def _pick_path(trk: HandTrack, smoothness: float) -> HandTrack:

