@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -181,57 +181,6 @@ def detect_sequence(frames: Iterable[tuple[int, np.ndarray]], detector: Keypoint
     finally:
         if own:
             detector.close()
-
-
-def settle_sides(sequence: Iterable[tuple[int, list[HandKeypoints]]], min_overlap: float = 0.3
-                 ) -> list[tuple[int, list[HandKeypoints]]]:
-    """One side per tracked hand for a whole clip: MediaPipe's handedness can flicker on hands seen
-    edge-on or palm-on (one rendered clip of a right hand closing read "left" in 1 of 12 frames).
-
-    Hands in consecutive entries are linked into tracks by box overlap (IoU >= min_overlap, greedy,
-    best first); each track takes the side of its score-weighted vote, a hand's weight being
-    2*score - 1 (0 for a coin toss, 1 for certainty). A frame without hands ends every track.
-    Returns new HandKeypoints (score unchanged); the input is not modified.
-    """
-    sequence = [(index, list(hands)) for index, hands in sequence]
-    tracks: list[list[tuple[int, int]]] = []  # per track: (entry, hand) positions
-    previous: list[tuple[int, HandKeypoints]] = []  # (track, hand) of the last entry
-    for entry, (_, hands) in enumerate(sequence):
-        pairs = sorted(((_iou(old.box, new.box), track, j) for track, old in previous
-                        for j, new in enumerate(hands)), key=lambda p: p[0], reverse=True)
-        track_of: dict[int, int] = {}
-        for overlap, track, j in pairs:
-            if overlap < min_overlap:
-                break
-            if track not in track_of.values() and j not in track_of:
-                track_of[j] = track
-        current = []
-        for j, hand in enumerate(hands):
-            if j not in track_of:
-                tracks.append([])
-                track_of[j] = len(tracks) - 1
-            tracks[track_of[j]].append((entry, j))
-            current.append((track_of[j], hand))
-        previous = current
-    for track in tracks:
-        hands = [sequence[entry][1][j] for entry, j in track]
-        vote = sum((1.0 if h.side == "right" else -1.0) * (2.0 * h.score - 1.0) for h in hands)
-        if vote == 0.0:
-            continue
-        side = "right" if vote > 0 else "left"
-        for entry, j in track:
-            sequence[entry][1][j] = replace(sequence[entry][1][j], side=side)
-    return sequence
-
-
-def _iou(a, b) -> float:
-    """Intersection over union of two (x0, y0, x1, y1) boxes."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def square_box(keypoints_2d: np.ndarray, scale: float = BOX_SCALE) -> tuple[float, float, float, float]:

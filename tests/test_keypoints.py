@@ -15,7 +15,8 @@ from maskhand.errors import MaskHandError
 from maskhand.evaluation.metrics import project
 from maskhand.inference.frames import open_frames
 from maskhand.inference.images import load_image
-from maskhand.inference.keypoints import BOX_SCALE, KeypointDetector, detect_sequence, settle_sides
+from maskhand.inference.identity import settle_take
+from maskhand.inference.keypoints import BOX_SCALE, KeypointDetector, detect_sequence
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 HANDS = FIXTURES / "hands"
@@ -228,7 +229,8 @@ def test_no_hand_gives_an_empty_list(detector):
 
 def test_tracking_follows_the_clip_in_every_frame():
     """A right hand closing into a fist: found in every frame, keypoints on the ground truth, and
-    one side for the whole clip once settle_sides has voted (MediaPipe's own label flickers)."""
+    one side for the whole clip once the take's identity pass has voted (MediaPipe's own label
+    flickers; inference/identity.settle_take)."""
     xyz = json.loads((FIXTURES / "hand_clip_xyz.json").read_text())
     K = json.loads((FIXTURES / "hand_clip_K.json").read_text())
     Ks = K if np.ndim(K) == 3 else [K] * len(xyz)
@@ -247,26 +249,37 @@ def test_tracking_follows_the_clip_in_every_frame():
     assert np.mean(means) < MAX_MEAN_ERROR_OF_BOX, np.round(means, 3)
     raw_right = sum(hands[0].side == "right" for _, hands in results)
     assert raw_right > len(results) / 2
-    settled = settle_sides(results)
-    assert [hands[0].side for _, hands in settled] == ["right"] * len(xyz)
+    settled = settle_take([(i, [as_take_hand(h) for h in hands]) for i, hands in results]).frames
+    assert [hands[0]["side"] for _, hands in settled] == ["right"] * len(xyz)
     assert [i for i, _ in settled] == [i for i, _ in results]
     assert sum(hands[0].side == "right" for _, hands in results) == raw_right  # input left as it was
     assert len(first_again) == 1
 
 
-def test_settle_sides_votes_per_track(dataset, detector, detections):
-    """Two hands side by side over five frames, one label flipped in one frame, then a gap."""
+def as_take_hand(hand) -> dict:
+    """A detection as the take's identity pass reads hands (HandResult JSON): side, score, keypoints
+    and a (placeholder) MANO fit, which is what makes a hand keyable."""
+    return {"side": hand.side, "score": hand.score, "keypoints_2d": hand.keypoints_2d.tolist(),
+            "mano": {"global_orient": [0.0, 0.0, 0.0]}, "cam_t": [0.0, 0.0, 0.5]}
+
+
+def test_the_take_settles_sides_per_track(dataset, detector, detections):
+    """Two real detections side by side over five frames, one label flipped in one frame, then a
+    one-frame dropout: each track keeps one side. A frame where the right hand was read as a left
+    one never moves it to the left rig: its fit is of the wrong hand, so it becomes a gap (filled
+    later, and marked), and the overruled label is recorded as an event."""
     right = dataset[most_confident(dataset, detections, "right", open_hand=True)]
     left = dataset[most_confident(dataset, detections, "left", open_hand=True)]
     two = detector.detect(np.concatenate([load_image(left["path"]), load_image(right["path"])], axis=1))
     assert [h.side for h in two] == ["left", "right"]
     doubt = replace(two[1], side="left", score=0.7)  # MediaPipe unsure for one frame
-    lone = replace(two[1], side="left", score=0.6)  # after a gap: a new track with its own vote
+    lone = replace(two[1], side="left", score=0.6)  # after a dropout, where the right hand was
     sequence = [(0, two), (1, two), (2, [two[0], doubt]), (3, two), (4, two), (5, []), (6, [lone])]
-    settled = settle_sides(sequence)
-    assert [[h.side for h in hands] for _, hands in settled] == \
-        [["left", "right"]] * 5 + [[], ["left"]]
-    assert settled[2][1][1].score == 0.7 and doubt.side == "left"
+    settled = settle_take([(i, [as_take_hand(h) for h in hands]) for i, hands in sequence])
+    assert [sorted(h["side"] for h in hands) for _, hands in settled.frames] == \
+        [["left", "right"]] * 2 + [["left"]] + [["left", "right"]] * 2 + [[], []]
+    assert {(frame, kind) for frame, kind, _text, _side in settled.events} >= {(2, "side"), (6, "side")}
+    assert doubt.side == "left"  # the input is left as it was
 
 
 def test_detect_sequence_owns_its_detector_when_given_none():
