@@ -22,7 +22,6 @@ import collections
 import itertools
 import os
 import queue
-import shutil
 import subprocess
 import sys
 import threading

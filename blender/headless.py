@@ -80,6 +80,13 @@ def check_onto_armature(onto: str, out: Path) -> tuple[Path, str]:
     """parse_onto, then open the .blend and check that ARMATURE is there and is an armature, so a
     wrong name stops `animate --onto` before a clip is tracked (issue 16). RigError names the
     armatures the file has. Leaves that file loaded (key_onto_blend opens it again)."""
+    blend_path, arm_obj = open_onto(onto, out)
+    return blend_path, arm_obj.name
+
+
+def open_onto(onto: str, out: Path):
+    """parse_onto, open the character's .blend, and return (its path, the armature object); RigError
+    when ARMATURE is missing (naming the armatures the file has) or is no armature."""
     import bpy
 
     from ..errors import RigError
@@ -91,8 +98,7 @@ def check_onto_armature(onto: str, out: Path) -> tuple[Path, str]:
     if arm_obj is None:
         arms = sorted(o.name for o in bpy.data.objects if o.type == 'ARMATURE')
         raise RigError(f"{blend_path.name} has no object '{arm_name}'; its armatures: {', '.join(arms) or 'none'}")
-    armature_of(arm_obj)
-    return blend_path, arm_name
+    return blend_path, armature_of(arm_obj)
 
 
 def key_onto_blend(items, onto: str, out: Path, preset: str = "auto", mano_dir=None,
@@ -107,18 +113,11 @@ def key_onto_blend(items, onto: str, out: Path, preset: str = "auto", mano_dir=N
     """
     import bpy
 
-    from ..errors import RigError
     from ..handmodel.registry import load_hand_model
-    from .retarget import armature_of, resolve_mapping, retarget_sequence
+    from .retarget import resolve_mapping, retarget_sequence
 
-    blend_path, arm_name = parse_onto(onto, out)
-    out = Path(out).resolve()
-    bpy.ops.wm.open_mainfile(filepath=str(blend_path), load_ui=False)
-    arm_obj = bpy.data.objects.get(arm_name)
-    if arm_obj is None:
-        arms = sorted(o.name for o in bpy.data.objects if o.type == 'ARMATURE')
-        raise RigError(f"{blend_path.name} has no object '{arm_name}'; its armatures: {', '.join(arms) or 'none'}")
-    armature_of(arm_obj)
+    _, arm_obj = open_onto(onto, out)
+    arm_name, out = arm_obj.name, Path(out).resolve()
     mappings = [resolve_mapping(arm_obj, seq.side, preset) for seq, _frames in items]
     lines, last = [], bpy.context.scene.frame_end
     for (seq, frames), mapping in zip(items, mappings):

@@ -19,7 +19,6 @@ as it was. Hands and hypotheses are the backend's JSON (inference/results.py, do
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 

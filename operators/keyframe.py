@@ -2,11 +2,11 @@
 import bpy
 
 from ..blender import workflow
-from ..errors import MaskHandError
 from .polls import has_hypotheses
+from .reporting import ReportingOperator
 
 
-class MASKHAND_OT_keyframe_hypothesis(bpy.types.Operator):
+class MASKHAND_OT_keyframe_hypothesis(ReportingOperator, bpy.types.Operator):
     """Key the chosen hypothesis of each hand on its rig at the current frame"""
     bl_idname = "anim.maskhand_keyframe_hypothesis"
     bl_label = "Keyframe Pose"
@@ -16,14 +16,9 @@ class MASKHAND_OT_keyframe_hypothesis(bpy.types.Operator):
     def poll(cls, context):
         return has_hypotheses(cls, context, "there is no pose to key")
 
-    def execute(self, context):
-        try:
-            done = workflow.keyframe_chosen(context)
-        except MaskHandError as err:
-            self.report({'ERROR'}, str(err))
-            return {'CANCELLED'}
-        self.report({'INFO'}, f"Keyed frame {context.scene.frame_current}: {'; '.join(done)}")
-        return {'FINISHED'}
+    def work(self, context):
+        done = workflow.keyframe_chosen(context)
+        return [('INFO', f"Keyed frame {context.scene.frame_current}: {'; '.join(done)}")]
 
 
 classes = (MASKHAND_OT_keyframe_hypothesis,)

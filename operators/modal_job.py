@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from ..errors import MaskHandError
 from .polls import RUNNING, free_to_start
+from .reporting import report_all
 
 POLL_SECONDS = 0.1  # timer period of the modal operators: fast enough to feel live, cheap when idle
-
-
-def report_all(operator, reports) -> None:
-    for level, msg in reports:
-        operator.report({level}, msg)
 
 
 def set_status(context, text) -> None:

@@ -2,12 +2,11 @@
 import bpy
 
 from ..blender import workflow
-from ..errors import MaskHandError
-from .modal_job import report_all
 from .polls import has_hypotheses
+from .reporting import ReportingOperator
 
 
-class MASKHAND_OT_reference_camera(bpy.types.Operator):
+class MASKHAND_OT_reference_camera(ReportingOperator, bpy.types.Operator):
     """Add (or update) a camera with the estimated picture's intrinsics and the picture as its background, and place the rigs in its view"""
     bl_idname = "view3d.maskhand_reference_camera"
     bl_label = "Set Up Reference Camera"
@@ -17,14 +16,8 @@ class MASKHAND_OT_reference_camera(bpy.types.Operator):
     def poll(cls, context):
         return has_hypotheses(cls, context, "there is no estimated picture to line up with")
 
-    def execute(self, context):
-        try:
-            reports = workflow.set_up_reference_camera(context)
-        except MaskHandError as err:
-            self.report({'ERROR'}, str(err))
-            return {'CANCELLED'}
-        report_all(self, reports)
-        return {'FINISHED'}
+    def work(self, context):
+        return workflow.set_up_reference_camera(context)
 
 
 classes = (MASKHAND_OT_reference_camera,)

@@ -7,12 +7,12 @@ keeps the locked parts as keyed, and replaces keys inside the range only (blende
 import bpy
 
 from ..blender import workflow
-from ..errors import MaskHandError
-from .modal_job import BackendJobOperator, report_all
+from .modal_job import BackendJobOperator
 from .polls import addon_ready
+from .reporting import ReportingOperator
 
 
-class MASKHAND_OT_resmooth(bpy.types.Operator):
+class MASKHAND_OT_resmooth(ReportingOperator, bpy.types.Operator):
     """Smooth the tracked takes again at the Track panel's Smoothing, from the raw take kept in the file (no tracking)"""
     bl_idname = "anim.maskhand_resmooth"
     bl_label = "Re-smooth Take"
@@ -22,14 +22,8 @@ class MASKHAND_OT_resmooth(bpy.types.Operator):
     def poll(cls, context):
         return addon_ready(cls, context)
 
-    def execute(self, context):
-        try:
-            reports = workflow.resmooth(context)
-        except MaskHandError as err:
-            self.report({'ERROR'}, str(err))
-            return {'CANCELLED'}
-        report_all(self, reports)
-        return {'FINISHED'}
+    def work(self, context):
+        return workflow.resmooth(context)
 
 
 class MASKHAND_OT_resolve_range(BackendJobOperator, bpy.types.Operator):

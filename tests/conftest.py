@@ -60,3 +60,19 @@ def fresh_scene():
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     return bpy.context.scene
+
+
+@pytest.fixture(scope="module")
+def enabled_addon():
+    """The add-on registered as if enabled in Blender (so its preferences exist), on the factory
+    scene; unregistered after the module's tests."""
+    import bpy
+
+    import maskhand
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.context.preferences.addons.new().module = "maskhand"
+    maskhand.register()
+    yield maskhand
+    maskhand.unregister()
+    bpy.context.preferences.addons.remove(bpy.context.preferences.addons["maskhand"])

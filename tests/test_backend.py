@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from extension_install import INSTALL_PROLOGUE, RESULT_EPILOGUE
 
-from maskhand.blender import backend_client, backend_install
+from maskhand.blender import backend_install
 from maskhand.blender.backend_client import BackendClient
 from maskhand.blender.backend_install import StreamedProcess
 from maskhand.errors import BackendError, MaskHandError, ProtocolError

@@ -1,7 +1,6 @@
 """Install Backend's discovery, platform check, torch build and environment reuse (issue 16), on fake
 file trees and fake platform values: every function takes the platform, environment, home and root
 as parameters, so nothing here patches the real system. The real install is tests/test_install_backend.py."""
-import os
 import sys
 from pathlib import Path
 

@@ -16,21 +16,8 @@ from maskhand.tools.layout_recorder import record_draw  # noqa: E402
 OURS = {"view3d.maskhand_estimate", "anim.maskhand_keyframe_hypothesis"}
 
 
-@pytest.fixture(scope="module")
-def addon():
-    """The add-on registered as if enabled, so its preferences exist."""
-    import maskhand
-
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    bpy.context.preferences.addons.new().module = "maskhand"
-    maskhand.register()
-    yield maskhand
-    maskhand.unregister()
-    bpy.context.preferences.addons.remove(bpy.context.preferences.addons["maskhand"])
-
-
 @pytest.fixture
-def prefs(addon):
+def prefs(enabled_addon):
     from maskhand import prefs
 
     yield prefs.get(bpy.context)
@@ -63,19 +50,19 @@ def test_the_preference_adds_and_removes_them(prefs):
     assert our_items() == []
 
 
-def test_unregister_removes_them_and_register_restores_them(addon, prefs):
+def test_unregister_removes_them_and_register_restores_them(enabled_addon, prefs):
     prefs.use_hotkeys = True
-    addon.unregister()
+    enabled_addon.unregister()
     try:
         assert our_items() == []
     finally:
-        addon.register()
+        enabled_addon.register()
     from maskhand import prefs as prefs_module
 
     assert prefs_module.get(bpy.context).use_hotkeys is True and our_items() == EXPECTED
 
 
-def test_no_keyconfig_adds_nothing(addon, monkeypatch):
+def test_no_keyconfig_adds_nothing(enabled_addon, monkeypatch):
     """Background Blender may have no add-on keyconfig: the register path skips, nothing raises."""
     from maskhand.panels import hotkeys
 

@@ -13,18 +13,6 @@ VERBS = {"Estimate", "Resample", "Keyframe", "Track", "Re-smooth", "Re-solve", "
          "Save", "Load", "Retarget", "Key", "Test", "Install"}
 
 
-@pytest.fixture(scope="module")
-def addon():
-    import maskhand
-
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    bpy.context.preferences.addons.new().module = "maskhand"
-    maskhand.register()
-    yield maskhand
-    maskhand.unregister()
-    bpy.context.preferences.addons.remove(bpy.context.preferences.addons["maskhand"])
-
-
 class _Drawn:
     """A stand-in Menu class for one function appended to a Blender menu."""
 
@@ -37,7 +25,7 @@ def _operators_in(tree):
     return {w.value for w in tree.walk() if w.kind == "operator"}
 
 
-def test_blender_menus_carry_maskhand_entries(addon):
+def test_blender_menus_carry_maskhand_entries(enabled_addon):
     from maskhand.panels import menus
 
     for menu, draw in menus.ENTRIES:
@@ -49,7 +37,7 @@ def test_blender_menus_carry_maskhand_entries(addon):
     assert [w.text for w in added.walk() if w.kind == "operator"] == ["MaskHand Hand (Right)", "MaskHand Hand (Left)"]
 
 
-def test_every_operator_is_in_a_menu_with_a_verb_first(addon):
+def test_every_operator_is_in_a_menu_with_a_verb_first(enabled_addon):
     from maskhand.operators import classes
     from maskhand.panels import menus
 
@@ -63,13 +51,13 @@ def test_every_operator_is_in_a_menu_with_a_verb_first(addon):
         assert cls.bl_idname.split(".")[1].startswith("maskhand_"), cls.bl_idname
 
 
-def test_menu_entries_go_away_with_the_addon(addon):
+def test_menu_entries_go_away_with_the_addon(enabled_addon):
     from maskhand.panels import menus
 
-    addon.unregister()
+    enabled_addon.unregister()
     try:
         for menu, draw in menus.ENTRIES:
             assert draw not in getattr(bpy.types, menu).draw._draw_funcs, menu
         assert not hasattr(bpy.types, "MASKHAND_MT_tools")
     finally:
-        addon.register()  # the fixture unregisters at the end
+        enabled_addon.register()  # the fixture unregisters at the end

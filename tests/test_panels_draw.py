@@ -17,19 +17,6 @@ from maskhand.tools.layout_recorder import LayoutError, record_draw  # noqa: E40
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def addon():
-    """The add-on registered as if enabled (so its preferences exist), the factory scene reset."""
-    import maskhand
-
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    bpy.context.preferences.addons.new().module = "maskhand"
-    maskhand.register()
-    yield maskhand
-    maskhand.unregister()
-    bpy.context.preferences.addons.remove(bpy.context.preferences.addons["maskhand"])
-
-
 def _panels():
     from maskhand.panels import panel_classes
 
@@ -40,7 +27,7 @@ def _texts(tree, kind):
     return [w.text for w in tree.walk() if w.kind == kind]
 
 
-def test_every_panel_draws_in_the_sidebar_tab_with_its_buttons(addon):
+def test_every_panel_draws_in_the_sidebar_tab_with_its_buttons(enabled_addon):
     panels = _panels()
     assert list(panels) == ["MASKHAND_PT_main", "MASKHAND_PT_source", "MASKHAND_PT_hypotheses",
                             "MASKHAND_PT_track", "MASKHAND_PT_import", "MASKHAND_PT_retarget"]
@@ -64,7 +51,7 @@ def test_every_panel_draws_in_the_sidebar_tab_with_its_buttons(addon):
 
 
 @pytest.mark.parametrize("kind", ['FILE', 'IMAGE', 'CLIP', 'CAMERA_BG'])
-def test_source_panel_shows_the_picker_of_each_source_kind(addon, kind):
+def test_source_panel_shows_the_picker_of_each_source_kind(enabled_addon, kind):
     settings = bpy.context.scene.maskhand.estimate
     settings.source_kind = kind
     tree = record_draw(_panels()["MASKHAND_PT_source"], bpy.context)
@@ -79,7 +66,7 @@ def test_source_panel_shows_the_picker_of_each_source_kind(addon, kind):
 
 
 @pytest.mark.parametrize("path, shown", [("/photos/hand.jpg", False), ("/clips/take.mp4", True), ("", False)])
-def test_movie_starts_at_shows_only_for_movies(addon, path, shown):
+def test_movie_starts_at_shows_only_for_movies(enabled_addon, path, shown):
     settings = bpy.context.scene.maskhand.estimate
     settings.source_kind, settings.image_path = 'FILE', path
     tree = record_draw(_panels()["MASKHAND_PT_source"], bpy.context)
@@ -87,7 +74,7 @@ def test_movie_starts_at_shows_only_for_movies(addon, path, shown):
     settings.image_path = ""
 
 
-def test_import_panel_shows_a_frame_rate_only_when_not_the_files(addon):
+def test_import_panel_shows_a_frame_rate_only_when_not_the_files(enabled_addon):
     settings = bpy.context.scene.maskhand
     cls = _panels()["MASKHAND_PT_import"]
     props = lambda: [w.text for w in record_draw(cls, bpy.context).walk() if w.kind == "prop"]  # noqa: E731
@@ -99,7 +86,7 @@ def test_import_panel_shows_a_frame_rate_only_when_not_the_files(addon):
         settings.import_use_file_fps = True
 
 
-def test_hypotheses_show_relative_confidence_best_first_and_locks_thumb_to_little(addon):
+def test_hypotheses_show_relative_confidence_best_first_and_locks_thumb_to_little(enabled_addon):
     import json
 
     from maskhand.blender.workflow import relative_confidence
@@ -137,7 +124,7 @@ def test_hypotheses_show_relative_confidence_best_first_and_locks_thumb_to_littl
         settings.last_image = ""
 
 
-def test_track_panel_shows_progress_only_while_running_and_which_rig_gets_which_hand(addon):
+def test_track_panel_shows_progress_only_while_running_and_which_rig_gets_which_hand(enabled_addon):
     settings = bpy.context.scene.maskhand.estimate
     cls = _panels()["MASKHAND_PT_track"]
     tree = record_draw(cls, bpy.context)
@@ -151,7 +138,7 @@ def test_track_panel_shows_progress_only_while_running_and_which_rig_gets_which_
     assert bar.factor == pytest.approx(0.4) and "Esc cancels" in bar.text
 
 
-def test_retarget_panel_lists_the_mapping_once_detected(addon):
+def test_retarget_panel_lists_the_mapping_once_detected(enabled_addon):
     from maskhand.blender.build_rig import add_hand_rig
     from maskhand.handmodel.open_hand import load_open_hand
 
@@ -166,7 +153,7 @@ def test_retarget_panel_lists_the_mapping_once_detected(addon):
     assert any(w.style == "search" for w in tree.walk() if w.kind == "prop")  # bones picked from the target
 
 
-def test_preferences_draw_the_backend_box(addon):
+def test_preferences_draw_the_backend_box(enabled_addon):
     p = bpy.context.preferences.addons["maskhand"].preferences
     tree = record_draw(type(p), bpy.context, owner=p)
     assert _texts(tree, "operator") == ["Install Backend", "Test Backend"]
@@ -196,7 +183,7 @@ class _UnknownLayoutCall:
         self.layout.template_curve_mapping(context.scene, "frame_current")
 
 
-def test_the_recorder_refuses_what_blender_could_not_draw(addon):
+def test_the_recorder_refuses_what_blender_could_not_draw(enabled_addon):
     with pytest.raises(LayoutError, match="hypothesis_count"):
         record_draw(_BrokenPanel, bpy.context)
     with pytest.raises(LayoutError, match="view3d.maskhand_estimat"):
@@ -219,7 +206,7 @@ def test_the_recorder_refuses_what_blender_could_not_draw(addon):
     assert button.values == {"side": 'LEFT'}
 
 
-def test_the_panel_picture_draws_every_recorded_widget(addon, tmp_path):
+def test_the_panel_picture_draws_every_recorded_widget(enabled_addon, tmp_path):
     pytest.importorskip("PIL")
     spec = importlib.util.spec_from_file_location("render_panels", REPO / "tools" / "render_panels.py")
     render_panels = importlib.util.module_from_spec(spec)
