@@ -29,6 +29,7 @@ from ..handmodel.parts import SIDES
 from ..inference.take import VIDEO_HYPOTHESES
 from . import backend_client
 from .apply_result import find_rig, hypothesis_rig_pose, key_rig, merge_locked, pose_rig
+from .keyframes import object_fcurves
 from .pose_keys import key_rig_pose, rig_pose, rig_side
 from .source_image import Source, resolve_source
 from . import take_marks, take_store
@@ -450,35 +451,73 @@ def track_payload(source: Source, first: int, last: int, hypotheses: int = VIDEO
             "seed": int(seed), "temperature": float(temperature), "max_hands": int(max_hands)}
 
 
-def start_track(context, seed: int | None = None, locks=(), noun: str = "Track") -> TrackJob:
-    """Check the panel's range and source, send the track request; returns at once."""
+def start_track(context, seed: int | None = None, locks=(), noun: str = "Track", span=None) -> TrackJob:
+    """Check the panel's range (or `span`, (first, last) scene frames) and source, send the track
+    request; returns at once."""
     settings = context.scene.maskhand.estimate
+    first, last = span or (settings.frame_start, settings.frame_end)
     source = resolve_source(settings, context.scene)
     try:
-        payload = track_payload(source, settings.frame_start, settings.frame_end, VIDEO_HYPOTHESES,
+        payload = track_payload(source, first, last, VIDEO_HYPOTHESES,
                                 settings.seed if seed is None else seed, settings.temperature, settings.max_hands)
         handle = backend(context).request("track", payload)
     except BaseException:
         source.discard()
         raise
     settings.progress = 0.0
-    return TrackJob(source, handle, settings.frame_start, settings.frame_end, noun=noun, locks=tuple(locks))
+    return TrackJob(source, handle, first, last, noun=noun, locks=tuple(locks))
 
 
-def start_resolve(context) -> TrackJob:
-    """Re-solve Range: track the panel's range again with the next seed, keeping the locked parts
-    (the Hypotheses panel's toggles) as keyed; the result replaces keys inside the range only.
+# What Re-solve Range re-tracks: the Track panel's Start..End, the span of the selected keys of the
+# rigs' takes, or the span of the take's flag markers inside Start..End.
+RESOLVE_SPANS = ('RANGE', 'SELECTED', 'FLAGGED')
+
+
+def resolve_span(context, mode: str = 'RANGE') -> tuple[int, int]:
+    """(first, last) scene frames Re-solve Range works on (see RESOLVE_SPANS); MaskHandError when
+    nothing is selected or flagged."""
+    scene = context.scene
+    settings = scene.maskhand.estimate
+    if mode == 'RANGE':
+        return settings.frame_start, settings.frame_end
+    if mode == 'SELECTED':
+        frames = []
+        for rig in _take_rigs(context):
+            for (path, _), fc in object_fcurves(rig).items():
+                if path.startswith("pose.bones"):
+                    frames += [k.co[0] for k in fc.keyframe_points if k.select_control_point]
+        if not frames:
+            raise MaskHandError("no keys of a take are selected; select the frames to re-solve in the Dope Sheet")
+        return int(round(min(frames))), int(round(max(frames)))
+    if mode == 'FLAGGED':
+        frames = [m.frame for m in scene.timeline_markers if m.name.startswith(take_marks.PREFIX + " ")
+                  and settings.frame_start <= m.frame <= settings.frame_end]
+        if not frames:
+            raise MaskHandError(f"no flag markers lie in frames {settings.frame_start}-{settings.frame_end}")
+        return min(frames), max(frames)
+    raise MaskHandError(f"unknown span {mode!r}; expected one of {', '.join(RESOLVE_SPANS)}")
+
+
+def _take_rigs(context) -> list:
+    """The rigs of both sides (as Track Range picks them) that play a kept take."""
+    scene = context.scene
+    rigs = [find_rig(scene, side, scene.maskhand.rig, context.active_object) for side in SIDES]
+    return [rig for rig in rigs if rig is not None and _playing_take(rig) is not None]
+
+
+def start_resolve(context, mode: str = 'RANGE') -> TrackJob:
+    """Re-solve Range: track a span again (resolve_span) with the next seed, keeping the locked parts
+    (the Hypotheses panel's toggles) as keyed; the result replaces keys inside the span only.
     MaskHandError unless a rig plays a take of the panel's source."""
     scene = context.scene
     settings = scene.maskhand.estimate
     source = resolve_source(settings, scene)
     source.discard()  # only its label is needed here; start_track resolves it again
-    rigs = [find_rig(scene, side, scene.maskhand.rig, context.active_object) for side in SIDES]
-    takes = [_playing_take(rig) for rig in rigs if rig is not None]
-    if not any(t is not None and t.source == source.label for t in takes):
+    if not any(_playing_take(rig).source == source.label for rig in _take_rigs(context)):
         raise MaskHandError(f"no rig plays a take of {source.label} to re-solve; Track Range first")
+    span = resolve_span(context, mode)
     settings.seed += 1  # a new draw, as Resample does
-    return start_track(context, seed=settings.seed, locks=tuple(settings.locked_parts()), noun="Re-solve")
+    return start_track(context, seed=settings.seed, locks=tuple(settings.locked_parts()), noun="Re-solve", span=span)
 
 
 def finish_track(context, job: TrackJob, cancelled: bool = False) -> list[tuple[str, str]]:

@@ -34,8 +34,14 @@ class MASKHAND_OT_resolve_range(BackendJobOperator, bpy.types.Operator):
 
     busy_text = "Re-solving the range... (Esc cancels)"
 
+    span: bpy.props.EnumProperty(
+        name="Frames", default='RANGE',
+        items=(('RANGE', "Track Range", "The Track panel's Start to End"),
+               ('SELECTED', "Selected Keys", "From the first to the last selected key of the take"),
+               ('FLAGGED', "Flagged Frames", "From the first to the last flag marker between Start and End")))
+
     def start(self, context):
-        return workflow.start_resolve(context)
+        return workflow.start_resolve(context, self.span)
 
 
 classes = (MASKHAND_OT_resmooth, MASKHAND_OT_resolve_range)

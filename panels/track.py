@@ -34,7 +34,10 @@ class MASKHAND_PT_track(SidebarPanel, bpy.types.Panel):
                          icon='ARMATURE_DATA' if rig else 'ERROR')
         row = layout.row(align=True)
         row.operator("anim.maskhand_track_range", text="Track Range", icon='TRACKING')
-        row.operator("anim.maskhand_resolve_range", text="Re-solve", icon='FILE_REFRESH')
+        row.operator("anim.maskhand_resolve_range", text="Re-solve", icon='FILE_REFRESH').span = 'RANGE'
+        row = layout.row(align=True)
+        row.operator("anim.maskhand_resolve_range", text="Selected", icon='KEYFRAME').span = 'SELECTED'
+        row.operator("anim.maskhand_resolve_range", text="Flagged", icon='MARKER').span = 'FLAGGED'
         layout.label(text="Re-solve keeps the locked fingers (Hypotheses)", icon='LOCKED')
 
 

@@ -44,7 +44,7 @@ def test_every_panel_draws_in_the_sidebar_tab_with_its_buttons(enabled_addon):
     assert buttons["MASKHAND_PT_main"] == ["Add Hand Rig", "Set Up Reference Camera"]
     assert buttons["MASKHAND_PT_source"] == ["Estimate"]
     assert buttons["MASKHAND_PT_hypotheses"] == []  # nothing to resample before an estimate
-    assert buttons["MASKHAND_PT_track"] == ["", "Track Range", "Re-solve"]  # Re-smooth: an icon by Smoothing
+    assert buttons["MASKHAND_PT_track"] == ["", "Track Range", "Re-solve", "Selected", "Flagged"]  # "": Re-smooth
     assert buttons["MASKHAND_PT_import"] == ["Import MANO Pose"]
     everywhere = [b for found in buttons.values() for b in found]
     assert everywhere.count("Add Hand Rig") == 1, everywhere

@@ -634,6 +634,24 @@ def test_re_solving_a_range_keeps_the_rest_and_the_locked_fingers(rigs):
     assert bpy.ops.anim.maskhand_track_range() == {'FINISHED'}
     action = right.animation_data.action
     before = _key_values(right, range(1, 13))
+
+    # The span to re-solve: the panel's range, the selected keys, or the flag markers inside the range.
+    from maskhand.blender.workflow import resolve_span
+    from maskhand.errors import MaskHandError
+
+    for (path, _), fc in object_fcurves(right).items():
+        for k in fc.keyframe_points:
+            k.select_control_point = path.startswith("pose.bones") and k.co[0] in (6.0, 7.0)
+    assert resolve_span(bpy.context, 'SELECTED') == (6, 7)
+    for m in [m for m in bpy.context.scene.timeline_markers if m.name.startswith("MH ")]:
+        bpy.context.scene.timeline_markers.remove(m)
+    with pytest.raises(MaskHandError, match="no flag markers"):
+        resolve_span(bpy.context, 'FLAGGED')
+    for frame in (3, 9, 40):
+        bpy.context.scene.timeline_markers.new("MH R spike", frame=frame)
+    bpy.context.scene.timeline_markers.new("my marker", frame=2)
+    assert resolve_span(bpy.context, 'FLAGGED') == (3, 9)  # MaskHand's markers inside 1..12 only
+
     s.frame_start, s.frame_end, s.lock_thumb, s.lock_index = 5, 8, True, True
     try:
         assert bpy.ops.anim.maskhand_resolve_range() == {'FINISHED'}
