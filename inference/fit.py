@@ -228,3 +228,159 @@ class Fitter:
         return FitResult(side="right", global_orient=go.detach()[0].numpy(), hand_pose=hp.detach()[0].numpy(),
                          betas=betas.detach()[0].numpy(), cam_t=transl.detach()[0].numpy(),
                          keypoints_3d=kp[0].numpy(), vertices=verts[0].numpy(), reprojection_px=float(err))
+
+
+# ---- batched Levenberg-Marquardt refinement (issue 13) -------------------------------------------
+# The refinement energy above is a sum of squares, so it can be minimised as least squares: stack
+# every term as one residual vector r(theta) (|r|^2 = the energy exactly), differentiate it by forward
+# differences in one batched hand-model call (H hypotheses x (1 + 61 perturbed parameter vectors),
+# no autograd), and take damped Gauss-Newton steps. theta = [global_orient 3 | hand_pose 45 |
+# cam_t 3 | betas 10]. A proximal term w_init |pose - pose_init|^2 (rotations only) keeps a
+# hypothesis near where the generative model put it, as the 60 small Adam steps did implicitly.
+
+N_PARAMS = 61
+_FD_EPS = 1e-6
+DAMPING_FLOOR = 1e-3   # added to the normal matrix' diagonal (rotations, shape) before damping
+MAX_STEP = 0.3         # largest change of a rotation component (rad) or shape coefficient per step
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    iterations: int = 8          # Levenberg-Marquardt iterations at most
+    w_init: float = 0.0          # proximal weight on the rotations (global_orient + hand_pose)
+    damping: float = 1e-2        # initial Marquardt damping (relative to the normal matrix' diagonal)
+    tol: float = 1e-3            # stop when every hypothesis' energy fell by less than this fraction
+
+
+@dataclass
+class Refined:
+    """One refined hypothesis, MANO parameters of the hand's own side."""
+    global_orient: np.ndarray
+    hand_pose: np.ndarray
+    betas: np.ndarray
+    cam_t: np.ndarray
+    keypoints_3d: np.ndarray
+    reprojection_px: float
+    iterations: int
+
+
+class LMRefiner:
+    """refine(): many hypotheses of one hand polished together against its 2D keypoints (+ world
+    landmarks), the Fitter's energy (FitConfig weights), right hands by mirroring like Fitter.fit."""
+
+    def __init__(self, right_model: HandModel | None = None, fit_config: FitConfig = FitConfig(),
+                 config: RefineConfig = RefineConfig()):
+        self.model = right_model or load_open_hand("right")
+        if self.model.side != "right":
+            raise ModelFileError(f"LMRefiner takes the right-hand model; got the {self.model.side} one")
+        self.hand = TorchHand(self.model, torch.float64)
+        self.fit_config = fit_config
+        self.config = config
+        self._eye = torch.cat([torch.zeros(1, N_PARAMS, dtype=torch.float64),
+                               torch.eye(N_PARAMS, dtype=torch.float64) * _FD_EPS])        # (62, 61)
+        self._lim = torch.as_tensor(LIMITS, dtype=torch.float64)
+        self._axes = torch.as_tensor(JOINT_AXES, dtype=torch.float64)
+        self._floor = torch.full((N_PARAMS,), DAMPING_FLOOR, dtype=torch.float64)
+        self._floor[48:51] = 0.0
+        self._capped = torch.ones(N_PARAMS, dtype=torch.bool)
+        self._capped[48:51] = False
+
+    @torch.no_grad()
+    def refine(self, keypoints_2d, confidence, K, side: str, world, inits: list[dict],
+               config: RefineConfig | None = None) -> list[Refined]:
+        """inits: [{global_orient, hand_pose, betas, cam_t}] of the hand's own side -> refined, same order."""
+        cfg = config or self.config
+        uv = np.asarray(keypoints_2d, np.float64).copy()
+        conf = np.clip(np.asarray(confidence, np.float64), 0.0, 1.0)
+        K = np.asarray(K, np.float64)
+        W = None if world is None else np.asarray(world, np.float64).copy()
+        mirror = side == "left"
+        flip = np.array([-1.0, 1.0, 1.0])
+        if mirror:
+            uv[:, 0] = 2 * K[0, 2] - uv[:, 0]
+            if W is not None:
+                W[:, 0] *= -1
+        theta = []
+        for init in inits:
+            go, hp = np.asarray(init["global_orient"], np.float64), np.asarray(init["hand_pose"], np.float64)
+            t = np.asarray(init["cam_t"], np.float64)
+            if mirror:
+                go, hp, t = mirror_pose(go), mirror_pose(hp), t * flip
+            theta.append(np.concatenate([go, hp, t, np.asarray(init["betas"], np.float64)[:10]]))
+        theta = torch.as_tensor(np.stack(theta))
+        theta, kp, err, iters = self._solve(theta, uv, conf, K, W, cfg)
+        out = []
+        for h in range(theta.shape[0]):
+            th, k3 = theta[h].numpy(), kp[h].numpy()
+            go, hp, t = th[:3], th[3:48], th[48:51]
+            if mirror:
+                go, hp, t, k3 = mirror_pose(go), mirror_pose(hp), t * flip, k3 * flip
+            out.append(Refined(global_orient=go, hand_pose=hp, betas=th[51:].copy(), cam_t=t,
+                               keypoints_3d=k3, reprojection_px=float(err[h]), iterations=iters))
+        return out
+
+    def _solve(self, theta, uv, conf, K, W, cfg: RefineConfig):
+        fc = self.fit_config
+        dt = torch.float64
+        box = max(np.ptp(uv[:, 0]), np.ptp(uv[:, 1]), 1.0)
+        uv_t, conf_t, K_t = (torch.as_tensor(a, dtype=dt) for a in (uv, conf, K))
+        w2d = torch.sqrt(fc.w_2d * conf_t / conf_t.sum().clamp(min=1e-6))[:, None] / box   # (21, 1)
+        W_dirs = None if W is None else _bone_dirs(torch.as_tensor(W[None], dtype=dt))
+        s_world, s_lim = np.sqrt(fc.w_world / 20.0), np.sqrt(fc.w_limits)
+        s_pose, s_betas, s_init = np.sqrt(fc.w_pose), np.sqrt(fc.w_betas), np.sqrt(cfg.w_init)
+        rot0 = theta[:, :48].clone()
+        H = theta.shape[0]
+
+        def residuals(th, rows0):
+            """th (M, 61), rows0 (M, 48) the proximal centres -> r (M, R), keypoints (M, 21, 3)."""
+            hp, b = th[:, 3:48], th[:, 51:]
+            kp, _ = self.hand(th[:, :3], hp, b, th[:, 48:51])
+            z = kp[..., 2].clamp(min=1e-3)
+            proj = torch.stack([K_t[0, 0] * kp[..., 0] / z + K_t[0, 2], K_t[1, 1] * kp[..., 1] / z + K_t[1, 2]], -1)
+            parts = [((proj - uv_t) * w2d).flatten(1)]
+            if W_dirs is not None:
+                parts.append(((_bone_dirs(kp) - W_dirs) * s_world).flatten(1))
+            c = torch.einsum("jca,bjc->bja", self._axes, hp.reshape(-1, 15, 3))
+            parts.append((torch.relu(self._lim[..., 0] - c) + torch.relu(c - self._lim[..., 1])).flatten(1) * s_lim)
+            parts += [hp * s_pose, b * s_betas]
+            if cfg.w_init > 0:
+                parts.append((th[:, :48] - rows0) * s_init)
+            return torch.cat(parts, 1), kp
+
+        r, kp = residuals(theta, rot0)
+        cost = (r ** 2).sum(1)
+        lam = torch.full((H,), cfg.damping, dtype=dt)
+        iters = 0
+        for _ in range(cfg.iterations):
+            iters += 1
+            batch = (theta[:, None] + self._eye).reshape(-1, N_PARAMS)                     # (H*62, 61)
+            rb, _ = residuals(batch, rot0.repeat_interleave(N_PARAMS + 1, 0))
+            rb = rb.reshape(H, N_PARAMS + 1, -1)
+            J = (rb[:, 1:] - rb[:, :1]).transpose(1, 2) / _FD_EPS                          # (H, R, 61)
+            A = J.transpose(1, 2) @ J
+            g = (J.transpose(1, 2) @ rb[:, 0, :, None])[..., 0]
+            # Marquardt scaling, floored so that directions only the weak priors see (finger twist,
+            # shape) are damped too, and a step of at most MAX_STEP radians / shape units
+            diag = torch.diagonal(A, dim1=1, dim2=2) + self._floor
+            for _retry in range(3):
+                step = -torch.linalg.solve(A + torch.diag_embed(lam[:, None] * diag), g)
+                big = step[:, self._capped].abs().amax(1, keepdim=True)
+                step = step * (MAX_STEP / big.clamp(min=MAX_STEP))
+                cand = theta + step
+                r_new, kp_new = residuals(cand, rot0)
+                cost_new = (r_new ** 2).sum(1)
+                better = cost_new < cost
+                if better.any():
+                    break
+                lam = lam * 4
+            gain = (cost - cost_new) / cost.clamp(min=1e-12)
+            theta = torch.where(better[:, None], cand, theta)
+            kp = torch.where(better[:, None, None], kp_new, kp)
+            cost = torch.where(better, cost_new, cost)
+            lam = torch.where(better, lam / 3, lam * 4)
+            if bool((~better | (gain < cfg.tol)).all()):
+                break
+        z = kp[..., 2].clamp(min=1e-3)
+        proj = torch.stack([K_t[0, 0] * kp[..., 0] / z + K_t[0, 2], K_t[1, 1] * kp[..., 1] / z + K_t[1, 2]], -1)
+        err = ((proj - uv_t).norm(dim=-1) * conf_t).sum(-1) / conf_t.sum().clamp(min=1e-6)
+        return theta, kp, err, iters

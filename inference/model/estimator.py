@@ -22,7 +22,7 @@ from ...handmodel.model import HandModel, mirror_pose
 from ...handmodel.open_hand import load_open_hand
 from ...handmodel.parts import PARTS
 from ...handmodel.rotations import matrix_to_axis_angle
-from ..fit import FitConfig, Fitter, solve_translation
+from ..fit import FitConfig, Fitter, LMRefiner, RefineConfig, solve_translation
 from ..results import Hypothesis
 from ..torch_hand import TorchHand
 from .checkpoint import load_tokenizer, load_transformer
@@ -52,8 +52,12 @@ def weights_available(tokenizer=DEFAULT_TOKENIZER, transformer=DEFAULT_TRANSFORM
 class SamplingConfig:
     steps: int = 5
     refine: bool = True
-    refine_steps: int = 60
+    refine_steps: int = 60            # Adam steps (refine_method "adam")
     reprojection_weight: float = 20.0
+    refine_method: str = "adam"       # "lm": batched Levenberg-Marquardt (fit.LMRefiner); "adam": per hypothesis
+    refine_iterations: int = 8        # LM iterations at most
+    refine_w_init: float = 0.0        # LM: proximal weight keeping the rotations near the hypothesis
+    refine_tol: float = 1e-3          # LM: stop when no hypothesis' energy falls by this fraction any more
 
 
 class GenerativeEstimator:
@@ -70,6 +74,7 @@ class GenerativeEstimator:
         self.hand = TorchHand(self.model).to(self.device)
         self.config = config
         self.fitter = Fitter(self.model, FitConfig(steps_joint=config.refine_steps))
+        self.refiner = LMRefiner(self.model)
         self.tokens_per_part = self.tok.cfg.tokens_per_part
 
     def locked_mask(self, parts) -> torch.Tensor:
@@ -123,7 +128,7 @@ class GenerativeEstimator:
         box = max(np.ptp(uv_r[:, 0]), np.ptp(uv_r[:, 1]), 1.0)
         tpp = self.tokens_per_part
         part_conf = torch.exp(dec.token_log_prob.reshape(hypotheses, -1, tpp).mean(-1)).cpu().double().numpy()
-        out = []
+        cands = []
         for h in range(hypotheses):
             go = matrix_to_axis_angle(rot[h, 0])
             hp = matrix_to_axis_angle(rot[h, 1:]).reshape(45)
@@ -132,21 +137,33 @@ class GenerativeEstimator:
             kp3 = kp[h] + t
             if mirror:  # back to the image's own frame and the hand's own side
                 go, hp, t, kp3 = mirror_pose(go), mirror_pose(hp), t * [-1, 1, 1], kp3 * [-1, 1, 1]
-            err_px = None
-            if cfg.refine:
+            cands.append({"global_orient": go, "hand_pose": hp, "betas": betas, "cam_t": t, "kp3": kp3,
+                          "err_px": None})
+        if cfg.refine and cfg.refine_method == "lm":
+            rcfg = RefineConfig(iterations=int(cfg.refine_iterations), w_init=float(cfg.refine_w_init),
+                                tol=float(cfg.refine_tol))
+            for c, r in zip(cands, self.refiner.refine(keypoints_2d, confidence, K, side, world, cands, rcfg)):
+                c.update(global_orient=r.global_orient, hand_pose=r.hand_pose, betas=r.betas, cam_t=r.cam_t,
+                         kp3=r.keypoints_3d, err_px=r.reprojection_px)
+        elif cfg.refine:
+            for c in cands:
                 with torch.enable_grad():
                     fit = self.fitter.fit(keypoints_2d, confidence, K, side, world,
-                                          init={"global_orient": go, "hand_pose": hp, "betas": betas, "cam_t": t})
-                go, hp, betas, t, kp3 = fit.global_orient, fit.hand_pose, fit.betas, fit.cam_t, fit.keypoints_3d
-                err_px = fit.reprojection_px
+                                          init={k: c[k] for k in ("global_orient", "hand_pose", "betas", "cam_t")})
+                c.update(global_orient=fit.global_orient, hand_pose=fit.hand_pose, betas=fit.betas,
+                         cam_t=fit.cam_t, kp3=fit.keypoints_3d, err_px=fit.reprojection_px)
+        out = []
+        for h, c in enumerate(cands):
+            kp3, err_px = c["kp3"], c["err_px"]
             if err_px is None:
                 z = np.maximum(kp3[:, 2:], 1e-3)
                 proj = (np.asarray(K)[:2, :2] @ (kp3[:, :2] / z).T).T + np.asarray(K)[:2, 2]
                 err_px = float((np.linalg.norm(proj - np.asarray(keypoints_2d), axis=1) * conf_np).sum()
                                / max(conf_np.sum(), 1e-6))
             score = float(dec.log_prob[h]) - cfg.reprojection_weight * err_px / box
-            out.append(Hypothesis(score=score, keypoints_3d=kp3, cam_t=np.asarray(t, np.float64),
-                                  mano={"global_orient": go, "hand_pose": hp, "betas": betas},
+            out.append(Hypothesis(score=score, keypoints_3d=kp3, cam_t=np.asarray(c["cam_t"], np.float64),
+                                  mano={"global_orient": c["global_orient"], "hand_pose": c["hand_pose"],
+                                        "betas": c["betas"]},
                                   seed=seed * 1000 + h, temperature=temperature,
                                   tokens=dec.ids[h].cpu().tolist(), part_confidence=part_conf[h].tolist()))
         out.sort(key=lambda x: -x.score)

@@ -1,0 +1,211 @@
+"""The generative model's decoding/refinement/ranking variants on the same detections (issue 13).
+
+    .venv/bin/python benchmarks/bench_refine.py [--sets fixtures,vt,bench,real] [--variants a,b,...]
+        [--vt /tmp/vt] [--bench DIR] [--real GT3D.json] [--repeat 1] [--cache dets.pkl] [--list]
+
+MediaPipe (static mode, predict's detector settings) runs once per image; every variant then sees
+the same matched detections, so the rows differ only by what the model does with them. Per set and
+variant: hands scored, PA-MPJPE (mm, the harness's definition: per keypoint mean over hands, then
+mean), 2D PCK@0.05 of the GT box (the top hypothesis projected with the GT K, as the harness),
+best-of-N PA-MPJPE when N > 1 (oracle), and the median ms per hand of the estimator call
+(detection excluded; one thread). The MediaPipe row is its world landmarks / its own 2D keypoints.
+
+Sets (each used where present): fixtures = tests/fixtures/hands (8 renders); vt = the clips
+benchmarks/bench_video_take.py renders (OUT_DIR/CLIP/rgb + gt.json; every frame as a photo);
+bench = a tools/render_dataset.py folder (e.g. the first images of the seed-1 benchmark set);
+real = ../shared/data/mmpose_samples/gt3d_freihand_format.json (InterHand2.6M + RHD).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO.parent))
+
+from maskhand.evaluation import metrics as M  # noqa: E402
+from maskhand.evaluation.datasets import Sample, load_dataset  # noqa: E402
+from maskhand.evaluation.matching import match_hands  # noqa: E402
+
+# name: (SamplingConfig overrides, call kwargs)
+VARIANTS = {
+    "adam60_t1": ({"refine_method": "adam", "refine_steps": 60}, {"hypotheses": 1, "temperature": 1.0}),
+    "norefine_t1": ({"refine": False}, {"hypotheses": 1, "temperature": 1.0}),
+    "norefine_greedy": ({"refine": False}, {"hypotheses": 1, "temperature": 0.0}),
+    "adam60_greedy": ({"refine_method": "adam", "refine_steps": 60}, {"hypotheses": 1, "temperature": 0.0}),
+    "adam60_n5": ({"refine_method": "adam", "refine_steps": 60}, {"hypotheses": 5, "temperature": 1.0}),
+}
+for it in (2, 3, 4, 6, 8, 15):
+    for w in (0.0, 0.001, 0.003, 0.01, 0.03, 0.1):
+        tag = f"lm{it}_w{w:g}"
+        VARIANTS[f"{tag}_t1"] = ({"refine_method": "lm", "refine_iterations": it, "refine_w_init": w},
+                                 {"hypotheses": 1, "temperature": 1.0})
+        VARIANTS[f"{tag}_greedy"] = ({"refine_method": "lm", "refine_iterations": it, "refine_w_init": w},
+                                     {"hypotheses": 1, "temperature": 0.0})
+        for n in (3, 5):
+            VARIANTS[f"{tag}_n{n}"] = ({"refine_method": "lm", "refine_iterations": it, "refine_w_init": w},
+                                       {"hypotheses": n, "temperature": 1.0})
+
+
+SPEC_KEYS = {"refine": ("refine_method", str), "it": ("refine_iterations", int), "w": ("refine_w_init", float),
+             "tol": ("refine_tol", float), "T": ("steps", int), "adam": ("refine_steps", int)}
+
+
+def variant(name: str):
+    """A preset name, or a spec "refine=lm:it=4:w=0.01:tol=1e-3:T=5:temp=0:n=1" (refine=none: no refinement)."""
+    if name in VARIANTS:
+        return VARIANTS[name]
+    over, kw = {}, {"hypotheses": 1, "temperature": 1.0}
+    for item in name.split(":"):
+        k, v = item.split("=")
+        if k == "n":
+            kw["hypotheses"] = int(v)
+        elif k == "temp":
+            kw["temperature"] = float(v)
+        elif k == "refine" and v == "none":
+            over["refine"] = False
+        else:
+            key, cast = SPEC_KEYS[k]
+            over[key] = cast(v)
+    return over, kw
+
+
+def vt_samples(root: Path) -> list[Sample]:
+    out = []
+    for gt in sorted(root.glob("*/gt.json")):
+        doc = json.loads(gt.read_text())
+        K = np.asarray(doc["K"], np.float64)
+        for f, xyz in enumerate(doc["xyz"]):
+            img = gt.parent / "rgb" / f"{f:04d}.jpg"
+            if img.is_file():
+                out.append(Sample(image=img, image_id=str(img), side=doc["side"], K=K, xyz=np.asarray(xyz, np.float64)))
+    return out
+
+
+def load_sets(args) -> dict[str, list[Sample]]:
+    sets = {}
+    for name in args.sets.split(","):
+        if name == "fixtures":
+            sets[name] = load_dataset(REPO / "tests/fixtures/hands")
+        elif name == "vt" and args.vt.is_dir():
+            sets[name] = vt_samples(args.vt)
+        elif name == "bench" and args.bench and args.bench.exists():
+            sets[name] = load_dataset(args.bench, limit=args.bench_limit)
+        elif name == "real" and args.real.is_file():
+            sets[name] = load_dataset(args.real)
+    return {k: v for k, v in sets.items() if v}
+
+
+def detect_all(sets, cache: Path | None):
+    """{image path: [HandKeypoints]} from MediaPipe static mode (predict's settings), cached."""
+    from maskhand.inference.images import load_image
+    from maskhand.inference.keypoints import KeypointDetector
+
+    found = {}
+    if cache and cache.is_file():
+        found = pickle.loads(cache.read_bytes())
+    todo = sorted({str(s.image) for v in sets.values() for s in v} - set(found))
+    if todo:
+        with KeypointDetector(max_hands=2) as det:
+            for p in todo:
+                found[p] = det.detect(load_image(p))
+        if cache:
+            cache.write_bytes(pickle.dumps(found))
+    return found
+
+
+def matched(samples, found):
+    """[(sample, detection or None)] one per GT hand."""
+    by_image = {}
+    for s in samples:
+        by_image.setdefault(str(s.image), []).append(s)
+    out = []
+    for p, group in by_image.items():
+        dets = found[p]
+        gt_2d = [M.project(s.xyz, s.K) for s in group]
+        idx = match_hands(gt_2d, [s.side for s in group], [d.keypoints_2d for d in dets], [d.side for d in dets])
+        out += [(s, None if i is None else dets[i]) for s, i in zip(group, idx)]
+    return out
+
+
+def score(pred3d, pred2d, s: Sample):
+    valid = np.ones(21, bool) if s.valid is None else s.valid
+    err = np.full(21, np.nan)
+    err[valid] = M.pa_errors(np.asarray(pred3d)[valid], s.xyz[valid])
+    return err, M.pck_2d_hits(pred2d, M.project(s.xyz, s.K), s.visible_2d)
+
+
+def summary(errs, hits):
+    if not errs:
+        return float("nan"), float("nan")
+    return float(np.nanmean(np.nanmean(np.stack(errs), 0)) * 1000), M.pck_2d(np.stack(hits))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sets", default="fixtures,vt,bench,real")
+    ap.add_argument("--variants", default="adam60_t1,lm8_w0_t1")
+    ap.add_argument("--vt", type=Path, default=Path("/tmp/vt"))
+    ap.add_argument("--bench", type=Path, default=None)
+    ap.add_argument("--bench-limit", type=int, default=None)
+    ap.add_argument("--real", type=Path, default=REPO.parent / "shared/data/mmpose_samples/gt3d_freihand_format.json")
+    ap.add_argument("--repeat", type=int, default=1, help="timed calls per hand (the first result is scored)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache", type=Path, default=None)
+    ap.add_argument("--list", action="store_true")
+    args = ap.parse_args()
+    if args.list:
+        print("\n".join(VARIANTS))
+        return 0
+    torch.set_num_threads(1)
+    from maskhand.inference.model.estimator import GenerativeEstimator
+
+    sets = load_sets(args)
+    found = detect_all(sets, args.cache)
+    est = GenerativeEstimator()
+    base = est.config
+    print(f"torch threads {torch.get_num_threads()}, seed {args.seed}, repeat {args.repeat}")
+    print("| set | variant | found | PA-MPJPE mm | PCK@0.05 2D | best-of-N mm | ms/hand (median) |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for set_name, samples in sets.items():
+        pairs = matched(samples, found)
+        hits_found = [(s, d) for s, d in pairs if d is not None]
+        e, h = zip(*[score(d.world, d.keypoints_2d, s) for s, d in hits_found]) if hits_found else ((), ())
+        pa, pck = summary(list(e), list(h))
+        print(f"| {set_name} | mediapipe | {len(hits_found)}/{len(pairs)} | {pa:.2f} | {pck:.3f} | | |")
+        for v in args.variants.split(","):  # specs use ':' between keys
+            over, kw = variant(v)
+            est.config = replace(base, **over)
+            errs, hits, best, ms = [], [], [], []
+            for s, d in hits_found:
+                for r in range(args.repeat):
+                    t0 = time.perf_counter()
+                    hyps = est(d.keypoints_2d, d.confidence, s.K, d.side, d.world, seed=args.seed, **kw)
+                    ms.append((time.perf_counter() - t0) * 1000)
+                    if r == 0:
+                        res = hyps
+                e1, h1 = score(res[0].keypoints_3d, M.project(res[0].keypoints_3d, s.K), s)
+                errs.append(e1)
+                hits.append(h1)
+                if len(res) > 1:
+                    best.append(min(np.nanmean(score(x.keypoints_3d, M.project(x.keypoints_3d, s.K), s)[0])
+                                    for x in res) * 1000)
+            pa, pck = summary(errs, hits)
+            b = f"{np.mean(best):.2f}" if best else ""
+            med = statistics.median(ms) if ms else float("nan")
+            print(f"| {set_name} | {v} | {len(hits_found)}/{len(pairs)} | {pa:.2f} | {pck:.3f} | {b} | {med:.1f} |",
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
