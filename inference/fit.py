@@ -347,38 +347,46 @@ class LMRefiner:
                 parts.append((th[:, :48] - rows0) * s_init)
             return torch.cat(parts, 1), kp
 
-        r, kp = residuals(theta, rot0)
-        cost = (r ** 2).sum(1)
+        rows0 = rot0.repeat_interleave(N_PARAMS + 1, 0)
+
+        def linearise(th):
+            """Energy, keypoints and the normal equations at th (H, 61): one batched evaluation."""
+            rb, kpb = residuals((th[:, None] + self._eye).reshape(-1, N_PARAMS), rows0)
+            rb = rb.reshape(H, N_PARAMS + 1, -1)
+            J = (rb[:, 1:] - rb[:, :1]).transpose(1, 2) / _FD_EPS                          # (H, R, 61)
+            Jt = J.transpose(1, 2)
+            return ((rb[:, 0] ** 2).sum(1), kpb.reshape(H, N_PARAMS + 1, 21, 3)[:, 0], Jt @ J,
+                    (Jt @ rb[:, 0, :, None])[..., 0])
+
+        # Each iteration evaluates the candidate step together with its Jacobian, so an accepted
+        # step costs one batched call; a rejected one retries from the kept normal equations with
+        # more damping. Marquardt scaling is floored so that directions only the weak priors see
+        # (finger twist, shape) are damped too, and a step changes no rotation component or shape
+        # coefficient by more than MAX_STEP.
+        cost, kp, A, g = linearise(theta)
         lam = torch.full((H,), cfg.damping, dtype=dt)
+        done = torch.zeros(H, dtype=torch.bool)
+        fails = torch.zeros(H, dtype=torch.long)
         iters = 0
         for _ in range(cfg.iterations):
             iters += 1
-            batch = (theta[:, None] + self._eye).reshape(-1, N_PARAMS)                     # (H*62, 61)
-            rb, _ = residuals(batch, rot0.repeat_interleave(N_PARAMS + 1, 0))
-            rb = rb.reshape(H, N_PARAMS + 1, -1)
-            J = (rb[:, 1:] - rb[:, :1]).transpose(1, 2) / _FD_EPS                          # (H, R, 61)
-            A = J.transpose(1, 2) @ J
-            g = (J.transpose(1, 2) @ rb[:, 0, :, None])[..., 0]
-            # Marquardt scaling, floored so that directions only the weak priors see (finger twist,
-            # shape) are damped too, and a step of at most MAX_STEP radians / shape units
             diag = torch.diagonal(A, dim1=1, dim2=2) + self._floor
-            for _retry in range(3):
-                step = -torch.linalg.solve(A + torch.diag_embed(lam[:, None] * diag), g)
-                big = step[:, self._capped].abs().amax(1, keepdim=True)
-                step = step * (MAX_STEP / big.clamp(min=MAX_STEP))
-                cand = theta + step
-                r_new, kp_new = residuals(cand, rot0)
-                cost_new = (r_new ** 2).sum(1)
-                better = cost_new < cost
-                if better.any():
-                    break
-                lam = lam * 4
-            gain = (cost - cost_new) / cost.clamp(min=1e-12)
+            step = -torch.linalg.solve(A + torch.diag_embed(lam[:, None] * diag), g)
+            big = step[:, self._capped].abs().amax(1, keepdim=True)
+            step = step * (MAX_STEP / big.clamp(min=MAX_STEP))
+            cand = theta + step
+            c_new, kp_new, A_new, g_new = linearise(cand)
+            better = (c_new < cost) & ~done
+            gain = (cost - c_new) / cost.clamp(min=1e-12)
             theta = torch.where(better[:, None], cand, theta)
             kp = torch.where(better[:, None, None], kp_new, kp)
-            cost = torch.where(better, cost_new, cost)
+            A = torch.where(better[:, None, None], A_new, A)
+            g = torch.where(better[:, None], g_new, g)
+            cost = torch.where(better, c_new, cost)
             lam = torch.where(better, lam / 3, lam * 4)
-            if bool((~better | (gain < cfg.tol)).all()):
+            fails = torch.where(better, torch.zeros_like(fails), fails + 1)
+            done = done | (better & (gain < cfg.tol)) | (fails >= 3)
+            if bool(done.all()):
                 break
         z = kp[..., 2].clamp(min=1e-3)
         proj = torch.stack([K_t[0, 0] * kp[..., 0] / z + K_t[0, 2], K_t[1, 1] * kp[..., 1] / z + K_t[1, 2]], -1)

@@ -42,6 +42,18 @@ class TorchHand(nn.Module):
         self.register_buffer("tips", torch.as_tensor(model.tip_vertices, dtype=torch.long))
         self.register_buffer("openpose", torch.as_tensor(MANO_TO_OPENPOSE, dtype=torch.long))
         self.parents = [int(p) for p in model.parents]
+        # joints grouped by depth in the tree; `at`: where each joint's parent sits in the order computed so far
+        depth = []
+        for p in self.parents:
+            depth.append(0 if p < 0 else depth[p] + 1)
+        order = [j for d in range(max(depth) + 1) for j in range(len(depth)) if depth[j] == d]
+        pos = {j: i for i, j in enumerate(order)}
+        self._roots = [j for j in order if depth[j] == 0]
+        self._levels = [(torch.tensor([j for j in order if depth[j] == d]),
+                         torch.tensor([pos[self.parents[j]] for j in order if depth[j] == d]))
+                        for d in range(1, max(depth) + 1)]
+        self._parent_idx = torch.tensor([max(p, 0) for p in self.parents])
+        self._unsort = torch.tensor([pos[j] for j in range(len(order))])
         # Joints depend on the shape only through J_regressor @ (v_template + shapedirs b).
         self.register_buffer("J_template", self.J_regressor @ self.v_template)            # (J, 3)
         self.register_buffer("J_shapedirs", torch.einsum("jv,vcs->jcs", self.J_regressor, self.shapedirs))
@@ -60,16 +72,14 @@ class TorchHand(nn.Module):
         J = self.J_template.expand(B, -1, -1)
         if S:
             J = J + torch.einsum("jcs,bs->bjc", self.J_shapedirs[..., :S], betas)
-        # forward kinematics: global rotation and position of every joint
-        rots, pos = [None] * 16, [None] * 16
-        for j, p in enumerate(self.parents):
-            if p < 0:
-                rots[j], pos[j] = R[:, j], J[:, j]
-            else:
-                rots[j] = rots[p] @ R[:, j]
-                pos[j] = pos[p] + (rots[p] @ (J[:, j] - J[:, p])[..., None])[..., 0]
-        G = torch.stack(rots, 1)                                                       # (B, J, 3, 3)
-        P = torch.stack(pos, 1)                                                        # (B, J, 3)
+        # forward kinematics, one tree level at a time (the five fingers together): global rotation
+        # and position of every joint
+        G, P = R[:, self._roots], J[:, self._roots]
+        for joints, at in self._levels:
+            Gp = G[:, at]
+            G = torch.cat([G, Gp @ R[:, joints]], 1)
+            P = torch.cat([P, P[:, at] + (Gp @ (J[:, joints] - J[:, self._parent_idx[joints]])[..., None])[..., 0]], 1)
+        G, P = G[:, self._unsort], P[:, self._unsort]                                  # (B, J, 3, 3), (B, J, 3)
         offset = P - (G @ J[..., None])[..., 0]                                        # rest -> posed
 
         def skin(idx=None):
