@@ -10,8 +10,12 @@ button and a script run the same code and give the same pose. One request's life
    from a blocking loop (scripts); ``job.done`` says when its final reply is in.
 4. ``job.finish(context, cancelled)``: an estimate fills the hypotheses list and poses the rig of
    each side; a resample swaps one hand's hypotheses (its locked joints kept from the base); a
-   track builds one Take from the backend's frames (inference/take.py, the backend's own
-   structures), smooths it and keys one new action per rig (``key_take``).
+   track keeps the backend's frames as a raw take (blender/take_store.py), builds the backend's own
+   Take from them (inference/take.py), smooths it and keys each rig (``key_raw_take``: a new
+   action, or merged into the take the rig already plays), with confidence curves and markers.
+
+Sections, in that order: 1 the backend client, 2 estimate and resample, 3 the hypotheses list
+(kept per frame), 4 track, Re-solve Range and Re-smooth, 5 the reference camera.
 
 Everything is checked before the scene changes: a failure raises MaskHandError and leaves the scene
 as it was. Hands and hypotheses are the backend's JSON (inference/results.py, docs/PREDICT.md).
@@ -27,12 +31,11 @@ import numpy as np
 from ..errors import BackendError, MaskHandError
 from ..handmodel.parts import SIDES
 from ..inference.take import VIDEO_HYPOTHESES
-from . import backend_client
+from . import backend_client, take_marks, take_store
 from .apply_result import find_rig, hypothesis_rig_pose, key_rig, merge_locked, pose_rig
 from .keyframes import object_fcurves
 from .pose_keys import key_rig_pose, rig_pose, rig_side
 from .source_image import Source, resolve_source
-from . import take_marks, take_store
 from .take_store import RawTake
 
 # -- 1. the backend client ---------------------------------------------------------------------------
@@ -237,7 +240,7 @@ def nearest_hand(hands: list[dict], base_hand: dict | None) -> dict:
     return min(hands, key=distance)
 
 
-# -- the hypotheses list ----------------------------------------------------------------------------------
+# -- 3. the hypotheses list -------------------------------------------------------------------------------
 _posing = [False]  # re-entrancy guard: posing from the list's update callback must not recurse
 
 
@@ -394,7 +397,7 @@ def keyframe_chosen(context, frame: int | None = None) -> list[str]:
     return done
 
 
-# -- 3. track -------------------------------------------------------------------------------------------
+# -- 4. track, re-solve, re-smooth ---------------------------------------------------------------------
 @dataclass
 class TrackJob:
     """One track in flight: the source, the scene range, and per source frame the kept hands so far
@@ -570,7 +573,7 @@ def key_raw_take(scene, raw: RawTake, rigs: dict, smoothing: float = 0.5, use_lo
     has a rig.
     """
     fresh = raw.to_take()
-    plan, reports = [], []
+    targets, reports = {}, []  # side -> (rig, the take it plays when these frames merge into it)
     for side in sorted(fresh.hands):
         rig = rigs.get(side)
         if rig is None:
@@ -580,8 +583,15 @@ def key_raw_take(scene, raw: RawTake, rigs: dict, smoothing: float = 0.5, use_lo
         if rig_side(rig) != side:
             raise MaskHandError(f"'{rig.name}' is a {rig_side(rig)} hand rig; it cannot take the {side} hand")
         existing = _playing_take(rig)
-        merge = existing is not None and existing.source == raw.source and existing.offset == raw.offset
-        new = _locked(raw, side, rig, locks) if (locks and merge) else raw
+        same = existing is not None and existing.source == raw.source and existing.offset == raw.offset
+        targets[side] = (rig, existing if same else None)
+    new = raw
+    for side, (rig, existing) in targets.items():  # locks of every merging side, into one set of new frames
+        if locks and existing is not None:
+            new = _locked(new, side, rig, locks)
+    plan = []
+    for side, (rig, existing) in targets.items():
+        merge = existing is not None
         whole = existing.merged(new) if merge else new
         track = whole.to_take().smoothed(smoothing).get(side)
         if track is None:
