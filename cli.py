@@ -217,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "(default: focal length = the image's longer side in pixels)")
     p.add_argument("--hypotheses", type=int, default=1, help="hypotheses per hand (the generative model)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the sampled hypotheses")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0: greedy)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="sampling temperature (0: greedy; default: greedy for one hypothesis, 1 for more)")
     p.add_argument("--max-hands", type=int, default=2)
     p.add_argument("--estimator", default="auto", choices=("auto", "model", "fitted", "mediapipe"))
     p.add_argument("--mano-dir", type=Path)

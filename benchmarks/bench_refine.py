@@ -36,41 +36,36 @@ from maskhand.evaluation import metrics as M  # noqa: E402
 from maskhand.evaluation.datasets import Sample, load_dataset  # noqa: E402
 from maskhand.evaluation.matching import match_hands  # noqa: E402
 
-# name: (SamplingConfig overrides, call kwargs)
+# name: (SamplingConfig overrides, call kwargs). "before": the defaults before issue 13's changes
+# (one draw at temperature 1, T=5, 60 Adam steps, reprojection weight 20); "default": today's.
+BEFORE = {"refine_method": "adam", "refine_steps": 60, "reprojection_weight": 20.0, "steps": 5}
 VARIANTS = {
-    "adam60_t1": ({"refine_method": "adam", "refine_steps": 60}, {"hypotheses": 1, "temperature": 1.0}),
-    "norefine_t1": ({"refine": False}, {"hypotheses": 1, "temperature": 1.0}),
-    "norefine_greedy": ({"refine": False}, {"hypotheses": 1, "temperature": 0.0}),
-    "adam60_greedy": ({"refine_method": "adam", "refine_steps": 60}, {"hypotheses": 1, "temperature": 0.0}),
-    "adam60_n5": ({"refine_method": "adam", "refine_steps": 60}, {"hypotheses": 5, "temperature": 1.0}),
+    "before": (BEFORE, {"hypotheses": 1, "temperature": 1.0}),
+    "before_n5": (BEFORE, {"hypotheses": 5, "temperature": 1.0}),
+    "default": ({}, {"hypotheses": 1, "temperature": None}),
+    "default_n3": ({}, {"hypotheses": 3, "temperature": None}),
+    "default_n5": ({}, {"hypotheses": 5, "temperature": None}),
 }
-for it in (2, 3, 4, 6, 8, 15):
-    for w in (0.0, 0.001, 0.003, 0.01, 0.03, 0.1):
-        tag = f"lm{it}_w{w:g}"
-        VARIANTS[f"{tag}_t1"] = ({"refine_method": "lm", "refine_iterations": it, "refine_w_init": w},
-                                 {"hypotheses": 1, "temperature": 1.0})
-        VARIANTS[f"{tag}_greedy"] = ({"refine_method": "lm", "refine_iterations": it, "refine_w_init": w},
-                                     {"hypotheses": 1, "temperature": 0.0})
-        for n in (3, 5):
-            VARIANTS[f"{tag}_n{n}"] = ({"refine_method": "lm", "refine_iterations": it, "refine_w_init": w},
-                                       {"hypotheses": n, "temperature": 1.0})
 
 
 SPEC_KEYS = {"refine": ("refine_method", str), "it": ("refine_iterations", int), "w": ("refine_w_init", float),
-             "tol": ("refine_tol", float), "T": ("steps", int), "adam": ("refine_steps", int)}
+             "tol": ("refine_tol", float), "T": ("steps", int), "gf": ("greedy_first", lambda v: v == "1"), "rw": ("reprojection_weight", float), "adam": ("refine_steps", int)}
 
 
 def variant(name: str):
-    """A preset name, or a spec "refine=lm:it=4:w=0.01:tol=1e-3:T=5:temp=0:n=1" (refine=none: no refinement)."""
+    """A preset name, or a spec "refine=lm:it=4:w=0.01:tol=1e-3:T=5:temp=0:n=1:rw=100:ww=0.05:gf=1" over
+    today's defaults (refine=none: no refinement; refine=adam:adam=60: the Adam refinement)."""
     if name in VARIANTS:
         return VARIANTS[name]
-    over, kw = {}, {"hypotheses": 1, "temperature": 1.0}
+    over, kw = {}, {"hypotheses": 1, "temperature": None}
     for item in name.split(":"):
         k, v = item.split("=")
         if k == "n":
             kw["hypotheses"] = int(v)
         elif k == "temp":
             kw["temperature"] = float(v)
+        elif k == "ww":  # the refinement's world-landmark weight (FitConfig.w_world)
+            over["_w_world"] = float(v)
         elif k == "refine" and v == "none":
             over["refine"] = False
         else:
@@ -153,7 +148,8 @@ def summary(errs, hits):
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", default="fixtures,vt,bench,real")
-    ap.add_argument("--variants", default="adam60_t1,lm8_w0_t1")
+    ap.add_argument("--variants", default="before,default,before_n5,default_n5",
+                    help="comma-separated presets or specs (see variant())")
     ap.add_argument("--vt", type=Path, default=Path("/tmp/vt"))
     ap.add_argument("--bench", type=Path, default=None)
     ap.add_argument("--bench-limit", type=int, default=None)
@@ -167,6 +163,7 @@ def main() -> int:
         print("\n".join(VARIANTS))
         return 0
     torch.set_num_threads(1)
+    from maskhand.inference.fit import FitConfig
     from maskhand.inference.model.estimator import GenerativeEstimator
 
     sets = load_sets(args)
@@ -184,6 +181,8 @@ def main() -> int:
         print(f"| {set_name} | mediapipe | {len(hits_found)}/{len(pairs)} | {pa:.2f} | {pck:.3f} | | |")
         for v in args.variants.split(","):  # specs use ':' between keys
             over, kw = variant(v)
+            over = dict(over)
+            est.refiner.fit_config = replace(FitConfig(), w_world=over.pop("_w_world", FitConfig().w_world))
             est.config = replace(base, **over)
             errs, hits, best, ms = [], [], [], []
             for s, d in hits_found:

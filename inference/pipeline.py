@@ -79,10 +79,11 @@ class Pipeline:
         self.close()
 
     def __call__(self, image: np.ndarray, K: np.ndarray, hypotheses: int = 1, seed: int = 0,
-                 temperature: float = 1.0, locked: dict | None = None) -> list[HandResult]:
+                 temperature: float | None = None, locked: dict | None = None) -> list[HandResult]:
         """Hands in `image` (RGB uint8) seen by a camera `K`.
 
-        hypotheses/seed/temperature/locked steer the generative model (locked: per side, the token ids
+        hypotheses/seed/temperature/locked steer the generative model (temperature None: greedy for one
+        hypothesis, 1 for more; locked: per side, the token ids
         and the fingers to keep, as a previous HandResult reports them); the baselines give one
         hypothesis and ignore them.
         """

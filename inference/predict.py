@@ -32,7 +32,7 @@ def expand_inputs(inputs) -> list[Path]:
 
 def predict(inputs, intrinsics: Path | None = None, hypotheses: int = 1, seed: int = 0,
             max_hands: int = 2, estimator: str = "auto", mano_dir=None,
-            temperature: float = 1.0) -> dict:
+            temperature: float | None = None) -> dict:
     """Run detection + estimator on every image; returns the JSON-ready document."""
     from .camera import default_intrinsics, load_intrinsics
     from .images import load_image

@@ -24,7 +24,7 @@ TRACK_ESTIMATORS = ("auto", "model", "fitted")
 
 
 def track(source, frame_range=None, estimator: str = "auto", hypotheses: int = VIDEO_HYPOTHESES, seed: int = 0,
-          temperature: float = 1.0, locked: dict | None = None, max_hands: int = 2, K=None,
+          temperature: float | None = None, locked: dict | None = None, max_hands: int = 2, K=None,
           on_frame: Callable[[int, int | None, int, list[dict]], None] | None = None,
           should_stop: Callable[[], bool] | None = None, mano_dir=None, pipeline=None,
           fill_gaps: bool = False) -> Take:
@@ -33,7 +33,8 @@ def track(source, frame_range=None, estimator: str = "auto", hypotheses: int = V
     Args:
         frame_range: (first, last) source frame indices, inclusive, None for open ends (inference.frames).
         estimator: "auto" (the generative model when its weights exist, else "fitted"), "model", "fitted".
-        hypotheses, seed, temperature, locked: passed to the generative model for every frame (all are
+        hypotheses, seed, temperature, locked: passed to the generative model for every frame (temperature
+            None: greedy for one hypothesis, 1 for more; all are
             kept in the take, the path through them picked by TakeBuilder.build; locked as Pipeline takes it).
         K: (3, 3) intrinsics for every frame; None: default_intrinsics of each frame's size.
         on_frame: called after each frame as on_frame(done, total, index, hands): done frames so far

@@ -48,16 +48,22 @@ def weights_available(tokenizer=DEFAULT_TOKENIZER, transformer=DEFAULT_TRANSFORM
     return Path(tokenizer).is_file() and Path(transformer).is_file()
 
 
+# Issue 13's defaults (docs/BENCHMARKS.md, "Issue 13: ..."): one hypothesis = greedy decoding in one step,
+# refined by batched Levenberg-Marquardt with a proximal pull to the decoded pose; hypotheses > 1 are
+# sampled (temperature 1 unless given) and ranked with a 5x stronger reprojection term than before.
 @dataclass(frozen=True)
 class SamplingConfig:
-    steps: int = 5
+    steps: int = 5                    # decoding steps when sampling (temperature > 0)
+    greedy_steps: int = 1             # decoding steps at temperature 0 (as good as 5 when greedy, measured)
     refine: bool = True
+    refine_method: str = "lm"         # "lm": batched Levenberg-Marquardt (fit.LMRefiner); "adam": the old
+                                      # 60 Adam steps per hypothesis (autograd), 10x slower
     refine_steps: int = 60            # Adam steps (refine_method "adam")
-    reprojection_weight: float = 20.0
-    refine_method: str = "adam"       # "lm": batched Levenberg-Marquardt (fit.LMRefiner); "adam": per hypothesis
-    refine_iterations: int = 8        # LM iterations at most
-    refine_w_init: float = 0.0        # LM: proximal weight keeping the rotations near the hypothesis
-    refine_tol: float = 1e-3          # LM: stop when no hypothesis' energy falls by this fraction any more
+    reprojection_weight: float = 100.0
+    refine_iterations: int = 8        # LM iterations at most (it stops earlier once converged)
+    refine_w_init: float = 0.01       # LM: proximal weight keeping the finger rotations near the hypothesis
+    refine_tol: float = 1e-3
+    greedy_first: bool = False        # hypotheses > 1: the first row greedy, the others sampled          # LM: stop when no hypothesis' energy falls by this fraction any more
 
 
 class GenerativeEstimator:
@@ -89,16 +95,23 @@ class GenerativeEstimator:
 
     @torch.no_grad()
     def __call__(self, keypoints_2d, confidence, K, side: str, world=None, hypotheses: int = 1, seed: int = 0,
-                 temperature: float = 1.0, locked: dict | None = None, steps: int | None = None,
+                 temperature: float | None = None, locked: dict | None = None, steps: int | None = None,
                  refine: bool | None = None) -> list[Hypothesis]:
-        """One hand -> hypotheses ranked best first. locked: {"tokens": [N ints], "parts": [names]}."""
+        """One hand -> hypotheses ranked best first. locked: {"tokens": [N ints], "parts": [names]}.
+
+        temperature None: 0 (greedy: the most likely tokens) for one hypothesis, 1 for more; steps None:
+        config.greedy_steps at temperature 0, else config.steps.
+        """
         if not (isinstance(hypotheses, (int, np.integer)) and hypotheses >= 1):
             raise MaskHandError(f"hypotheses must be a whole number of at least 1; got {hypotheses!r}")
         if steps is not None and not (isinstance(steps, (int, np.integer)) and steps >= 1):
             raise MaskHandError(f"decoding steps must be a whole number of at least 1; got {steps!r}")
+        if temperature is None:
+            temperature = 0.0 if hypotheses == 1 else 1.0
         if not temperature >= 0:
             raise MaskHandError(f"temperature must be 0 (greedy) or more; got {temperature!r}")
-        cfg = replace(self.config, steps=self.config.steps if steps is None else steps,
+        default_steps = self.config.greedy_steps if temperature == 0 else self.config.steps
+        cfg = replace(self.config, steps=default_steps if steps is None else steps,
                       refine=self.config.refine if refine is None else refine)
         dt = torch.float32
         uv = torch.as_tensor(np.asarray(keypoints_2d, np.float64), dtype=dt)[None]
@@ -120,7 +133,8 @@ class GenerativeEstimator:
                 raise MaskHandError(f"locked tokens must lie in 0..{codes - 1} (tokens of these weights)")
         hypotheses = int(hypotheses)
         dec = decode(self.net, kp_feat.to(self.device), glob.to(self.device), hypotheses=hypotheses,
-                     steps=int(cfg.steps), temperature=temperature, seed=seed, locked_ids=lock_ids, locked=lock_mask)
+                     steps=int(cfg.steps), temperature=temperature, seed=seed, locked_ids=lock_ids, locked=lock_mask,
+                     greedy_rows=int(cfg.greedy_first and hypotheses > 1 and temperature > 0))
         rot = self.tok.decode(dec.ids)
         kp, _ = self.hand(None, None, dec.betas, rotmats=rot)
         rot, kp = rot.cpu().double().numpy(), kp.cpu().double().numpy()

@@ -40,10 +40,12 @@ def masked_after(step: int, steps: int, total: int) -> int:
 @torch.no_grad()
 def decode(model: MaskedPoseTransformer, kp_feat: Tensor, glob_feat: Tensor, hypotheses: int = 1,
            steps: int = 5, temperature: float = 1.0, seed: int = 0, locked_ids: Tensor | None = None,
-           locked: Tensor | None = None) -> Decoded:
+           locked: Tensor | None = None, greedy_rows: int = 0) -> Decoded:
     """One hand's context (1, 21, F), (1, G) -> H hypotheses.
 
     temperature 0 = greedy (every row identical); locked (N,) bool with locked_ids (N,) fixes tokens.
+    greedy_rows: the first that many rows decode greedily at any temperature (the other rows draw
+    exactly as without it: each row has its own random stream).
     """
     cfg = model.cfg
     N, K, H = cfg.num_tokens, cfg.codebook_size, hypotheses
@@ -68,6 +70,9 @@ def decode(model: MaskedPoseTransformer, kp_feat: Tensor, glob_feat: Tensor, hyp
             # MaskGIT: randomise which tokens are kept, less and less as decoding proceeds
             u = torch.stack([torch.rand(N, generator=gens[h]) for h in range(H)]).to(device)
             noise = -torch.log(-torch.log(u.clamp(1e-9, 1 - 1e-9))) * temperature * (1 - (step + 1) / steps)
+            if greedy_rows:
+                draw[:greedy_rows] = logits[:greedy_rows].argmax(-1)
+                noise[:greedy_rows] = 0.0
         else:
             draw = logits.argmax(-1)
             noise = 0.0
