@@ -1,0 +1,95 @@
+"""`predict`'s marginal cost per photo against MediaPipe alone, same images, same process (issue 13).
+
+    .venv/bin/python benchmarks/bench_predict_speed.py [IMAGES or FOLDERS...] [--repeat 5] [--hypotheses 1]
+
+Default images: samples/hand_photo.jpg, the 8 rendered fixtures and, where present, the real photos of
+../shared/data (handmesh crops, HaMeR/WiLoR demo photos, mmpose FreiHAND/OneHand10K/InterHand2.6M).
+One warm Pipeline with predict's defaults (estimator auto, default K) and one MediaPipe detector
+(predict's settings, static mode) take turns on each image, `--repeat` times (after one untimed
+warm-up call each), so load from other jobs hits both alike. Prints per set: images, hands found,
+median ms per image of MediaPipe alone and of the pipeline (detection + model), their ratio, and
+the pipeline's median model time per image. Torch runs on one thread (as predict does).
+Works on older trees too (run with PYTHONPATH pointing at an exported copy), which is how the
+"before" row of docs/BENCHMARKS.md was measured.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared/data"
+
+
+def default_sets() -> dict[str, list[Path]]:
+    sets = {"renders": [REPO / "samples/hand_photo.jpg"]
+            + sorted((REPO / "tests/fixtures/hands/evaluation/rgb").glob("*.jpg"))}
+    real = []
+    for sub in ("handmesh_crops", "photos/hamer_example_data", "photos/wilor_demo_img", "mmpose_samples/freihand",
+                "mmpose_samples/onehand10k", "mmpose_samples/interhand2.6m"):
+        real += sorted(p for p in (DATA / sub).glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if real:
+        sets["real photos"] = real
+    return sets
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("images", nargs="*", type=Path)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--hypotheses", type=int, default=1)
+    args = ap.parse_args()
+    import torch
+
+    from maskhand.inference.camera import default_intrinsics
+    from maskhand.inference.images import load_image
+    from maskhand.inference.keypoints import KeypointDetector
+    from maskhand.inference.pipeline import Pipeline
+
+    if args.images:
+        paths = []
+        for p in args.images:
+            paths += sorted(q for q in p.iterdir()) if p.is_dir() else [p]
+        sets = {"given": paths}
+    else:
+        sets = default_sets()
+    import maskhand
+
+    print(f"tree {Path(maskhand.__file__).parent}, load average {os.getloadavg()[0]:.2f} at start")
+    print("| set | images | hands found | MediaPipe alone ms/image | predict ms/image | ratio | model ms/image |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    with Pipeline() as pipe, KeypointDetector(max_hands=2) as det:
+        torch.set_num_threads(1)
+        for name, paths in sets.items():
+            mp_ms, pipe_ms, model_ms, found = [], [], [], 0
+            for p in paths:
+                img = load_image(p)
+                K = default_intrinsics(img.shape[1], img.shape[0])
+                det.detect(img)
+                pipe(img, K, hypotheses=args.hypotheses)
+                per_mp, per_pipe, per_model = [], [], []
+                for _ in range(args.repeat):
+                    t0 = time.perf_counter()
+                    hands = det.detect(img)
+                    per_mp.append((time.perf_counter() - t0) * 1000)
+                    before = pipe.timings["model"]
+                    t0 = time.perf_counter()
+                    pipe(img, K, hypotheses=args.hypotheses)
+                    per_pipe.append((time.perf_counter() - t0) * 1000)
+                    per_model.append(pipe.timings["model"] - before)
+                found += len(hands)
+                mp_ms.append(statistics.median(per_mp))
+                pipe_ms.append(statistics.median(per_pipe))
+                model_ms.append(statistics.median(per_model))
+            a, b = statistics.median(mp_ms), statistics.median(pipe_ms)
+            print(f"| {name} | {len(paths)} | {found} | {a:.1f} | {b:.1f} | {b / a:.2f} | "
+                  f"{statistics.median(model_ms):.1f} |", flush=True)
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
