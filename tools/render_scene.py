@@ -59,7 +59,7 @@ class SceneSpec:
     background: dict = field(default_factory=dict)  # kind, colors, scale, depth, tilt
     lights: list = field(default_factory=list)  # dicts: kind, direction|location, energy, rgb
     world: dict = field(default_factory=dict)  # rgb, strength
-    occluder: dict | None = None  # kind, location (cv), size, rotation, rgb
+    occluder: dict | None = None  # kind, location (cv), size, rotation, rgb; optional dims (see _add_occluder)
     samples: int = 16
     view: str = "any"  # palm, back, side or any
 
@@ -352,10 +352,17 @@ def _add_lights(spec: SceneSpec, collection):
 
 
 def _add_occluder(spec: SceneSpec, collection):
+    """The occluder of `spec`, posed in the camera frame. A "cube" with the optional "dims" (3 edge
+    lengths in metres along its own axes) is a box of those dimensions instead (a board, a bar, a
+    book); without it, a cube of edge "size". A moving occluder is one spec per frame, each with its
+    own "location" (benchmarks/bench_video_take.py does this)."""
     oc = spec.occluder
     bm = bmesh.new()
     s = oc["size"]
-    if oc["kind"] == "cube":
+    if oc["kind"] == "cube" and oc.get("dims") is not None:
+        bmesh.ops.create_cube(bm, size=1.0)
+        bmesh.ops.scale(bm, vec=Vector([float(d) for d in oc["dims"]]), verts=bm.verts)
+    elif oc["kind"] == "cube":
         bmesh.ops.create_cube(bm, size=s)
     elif oc["kind"] == "sphere":
         bmesh.ops.create_uvsphere(bm, u_segments=24, v_segments=12, radius=s / 2)
