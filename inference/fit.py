@@ -246,7 +246,7 @@ MAX_STEP = 0.3         # largest change of a rotation component (rad) or shape c
 
 @dataclass(frozen=True)
 class RefineConfig:
-    iterations: int = 8          # Levenberg-Marquardt iterations at most
+    iterations: int = 5          # Levenberg-Marquardt iterations at most
     w_init: float = 0.0          # proximal weight on the rotations (global_orient + hand_pose)
     damping: float = 1e-2        # initial Marquardt damping (relative to the normal matrix' diagonal)
     tol: float = 1e-3            # stop when every hypothesis' energy fell by less than this fraction
