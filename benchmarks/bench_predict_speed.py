@@ -41,6 +41,9 @@ def main() -> int:
     ap.add_argument("images", nargs="*", type=Path)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--hypotheses", type=int, default=1)
+    ap.add_argument("--torch", action="store_true",
+                    help="also time the torch networks (inference.mediapipe_torch: palm detector, MediaPipe's crops, "
+                         "the landmark network batched over an image's palms; hands = crops with presence >= 0.5)")
     args = ap.parse_args()
     import torch
 
@@ -59,12 +62,29 @@ def main() -> int:
     import maskhand
 
     print(f"tree {Path(maskhand.__file__).parent}, load average {os.getloadavg()[0]:.2f} at start")
-    print("| set | images | hands found | MediaPipe alone ms/image | predict ms/image | ratio | model ms/image |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    torch_cols = " torch networks ms/image | torch hands |" if args.torch else ""
+    print("| set | images | hands found | MediaPipe alone ms/image | predict ms/image | ratio | model ms/image |"
+          + torch_cols)
+    print("|---|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.torch else ""))
+    if args.torch:
+        import numpy as np
+
+        from maskhand.inference.mediapipe_torch import (crops_to_tensor, detect_palms, load_landmark_net,
+                                                        load_palm_detector)
+        from maskhand.inference.mediapipe_torch.crops import crop
+        palm_net, lm_net = load_palm_detector("cpu"), load_landmark_net("cpu")
+
+        def torch_detect(image):
+            palms = detect_palms(palm_net, [image], max_palms=2)[0]
+            if not palms:
+                return 0
+            x = crops_to_tensor(np.stack([crop(image, p.hand_rect(), 224) for p in palms]))
+            with torch.no_grad():
+                return int((lm_net(x).presence >= 0.5).sum())
     with Pipeline() as pipe, KeypointDetector(max_hands=2) as det:
         torch.set_num_threads(1)
         for name, paths in sets.items():
-            mp_ms, pipe_ms, model_ms, found = [], [], [], 0
+            mp_ms, pipe_ms, model_ms, found, t_ms, t_found = [], [], [], 0, [], 0
             for p in paths:
                 img = load_image(p)
                 K = default_intrinsics(img.shape[1], img.shape[0])
@@ -81,12 +101,22 @@ def main() -> int:
                     per_pipe.append((time.perf_counter() - t0) * 1000)
                     per_model.append(pipe.timings["model"] - before)
                 found += len(hands)
+                if args.torch:
+                    torch_detect(img)
+                    per_t = []
+                    for _ in range(args.repeat):
+                        t0 = time.perf_counter()
+                        n = torch_detect(img)
+                        per_t.append((time.perf_counter() - t0) * 1000)
+                    t_found += n
+                    t_ms.append(statistics.median(per_t))
                 mp_ms.append(statistics.median(per_mp))
                 pipe_ms.append(statistics.median(per_pipe))
                 model_ms.append(statistics.median(per_model))
             a, b = statistics.median(mp_ms), statistics.median(pipe_ms)
             print(f"| {name} | {len(paths)} | {found} | {a:.1f} | {b:.1f} | {b / a:.2f} | "
-                  f"{statistics.median(model_ms):.1f} |", flush=True)
+                  f"{statistics.median(model_ms):.1f} |"
+                  + (f" {statistics.median(t_ms):.1f} | {t_found} |" if args.torch else ""), flush=True)
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
     return 0
 
