@@ -116,22 +116,9 @@ class SmoothedTrack:
                             transl=self.cam_t, side=self.side, fps=fps, source=source, hand_mean="flat")
 
 
-def smooth_track(side: str, frames, global_orient, hand_pose, betas, cam_t, fps: float,
-                 strength: float = 0.5, max_gap: int = DEFAULT_MAX_GAP) -> SmoothedTrack:
-    """Smooth one hand's estimates.
-
-    Args:
-        side: "right" | "left".
-        frames: (N,) int source frame indices with this hand, strictly increasing, N >= 1.
-        global_orient: (N, 3), hand_pose: (N, 45), betas: (N, S) with S <= 10, cam_t: (N, 3).
-        fps: frames per second of the source (> 0): the filter's cutoffs are in Hz.
-        strength: 0 (keys exactly the estimates, shape still shared) .. 1 (strongest); see one_euro.
-        max_gap: missing frames bridged without restarting the filter (>= 0).
-    Returns:
-        SmoothedTrack with the same N frames.
-    Raises:
-        PoseDataError: wrong shapes, NaN/inf, frames not increasing, bad fps or side.
-    """
+def _checked_track(side, frames, global_orient, hand_pose, betas, cam_t, fps, max_gap):
+    """The inputs of smooth_track / clean_track checked: (frames (N,), global_orient (N, 3),
+    hand_pose (N, 45), the take's one shape (10,) as the median of betas, cam_t (N, 3)); PoseDataError."""
     check_side(side)
     if not (isinstance(fps, (int, float, np.number)) and np.isfinite(fps) and fps > 0):
         raise PoseDataError(f"fps must be a positive number; got {fps!r}")
@@ -149,6 +136,27 @@ def smooth_track(side: str, frames, global_orient, hand_pose, betas, cam_t, fps:
     if b.shape[1] > NUM_BETAS:
         raise PoseDataError(f"betas must have at most {NUM_BETAS} coefficients; got {b.shape[1]}")
     shape = np.pad(np.median(b, axis=0), (0, NUM_BETAS - b.shape[1]))
+    return frames, go, hp, shape, t
+
+
+def smooth_track(side: str, frames, global_orient, hand_pose, betas, cam_t, fps: float,
+                 strength: float = 0.5, max_gap: int = DEFAULT_MAX_GAP) -> SmoothedTrack:
+    """Smooth one hand's estimates.
+
+    Args:
+        side: "right" | "left".
+        frames: (N,) int source frame indices with this hand, strictly increasing, N >= 1.
+        global_orient: (N, 3), hand_pose: (N, 45), betas: (N, S) with S <= 10, cam_t: (N, 3).
+        fps: frames per second of the source (> 0): the filter's cutoffs are in Hz.
+        strength: 0 (keys exactly the estimates, shape still shared) .. 1 (strongest); see one_euro.
+        max_gap: missing frames bridged without restarting the filter (>= 0).
+    Returns:
+        SmoothedTrack with the same N frames.
+    Raises:
+        PoseDataError: wrong shapes, NaN/inf, frames not increasing, bad fps or side.
+    """
+    frames, go, hp, shape, t = _checked_track(side, frames, global_orient, hand_pose, betas, cam_t, fps, max_gap)
+    n = len(frames)
 
     params = params_for_strength(strength)
     breaks = np.nonzero(np.diff(frames) > max_gap + 1)[0] + 1
@@ -179,23 +187,8 @@ def clean_track(side: str, frames, global_orient, hand_pose, betas, cam_t, fps: 
     Returns:
         SmoothedTrack over the measured and filled frames (M >= N), method "zero_phase".
     """
-    check_side(side)
-    if not (isinstance(fps, (int, float, np.number)) and np.isfinite(fps) and fps > 0):
-        raise PoseDataError(f"fps must be a positive number; got {fps!r}")
-    if not (isinstance(max_gap, (int, np.integer)) and max_gap >= 0):
-        raise PoseDataError(f"max_gap must be an integer >= 0; got {max_gap!r}")
-    frames = np.asarray(frames)
-    if frames.ndim != 1 or len(frames) == 0 or not np.issubdtype(frames.dtype, np.integer):
-        raise PoseDataError(f"frames must be (N,) integers with N >= 1; got {frames.dtype} {frames.shape}")
-    if np.any(np.diff(frames) <= 0):
-        raise PoseDataError("frames must increase strictly (one estimate per frame)")
+    frames, go, hp, shape, t = _checked_track(side, frames, global_orient, hand_pose, betas, cam_t, fps, max_gap)
     n = len(frames)
-    go, hp, b, t = (_checked(name, v, shape) for name, v, shape in (
-        ("global_orient", global_orient, (n, 3)), ("hand_pose", hand_pose, (n, 45)),
-        ("betas", betas, (n, None)), ("cam_t", cam_t, (n, 3))))
-    if b.shape[1] > NUM_BETAS:
-        raise PoseDataError(f"betas must have at most {NUM_BETAS} coefficients; got {b.shape[1]}")
-    shape = np.pad(np.median(b, axis=0), (0, NUM_BETAS - b.shape[1]))
     fc = cutoff_hz(strength)
     frames = frames.astype(np.int64)
     # 1. flags on the measurements
