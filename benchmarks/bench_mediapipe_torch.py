@@ -16,58 +16,20 @@ runs in MediaPipe Hands (TFLite + XNNPACK, its own thread count; its CPU time / 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from maskhand.inference.keypoints import KeypointDetector
-from maskhand.inference.mediapipe_torch import (crops_to_tensor, detect_palms, flip_averaged_world,
+from maskhand.inference.mediapipe_torch import (crops_to_tensor, detect_palms, flip_averaged_world, hand_crops,
                                                 load_landmark_net, load_palm_detector, run_landmarks)
-from maskhand.inference.mediapipe_torch.crops import crop, letterbox_rect
 from maskhand.inference.mediapipe_torch.reference import PalmDetections, RawTensors
+from maskhand.tools.image_sets import REAL, real_images, render_images
 
 REPO = Path(__file__).resolve().parents[1]
-REAL = Path(os.environ.get("MASKHAND_REAL_DATA", REPO.parent / "shared" / "data"))
-REAL_FOLDERS = ("handmesh_crops", "mmpose_samples/freihand", "mmpose_samples/interhand2.6m",
-                "mmpose_samples/onehand10k", "mmpose_samples/panoptic", "photos/hamer_example_data",
-                "photos/wilor_demo_img")
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    return np.ascontiguousarray(cv2.imread(str(path))[:, :, ::-1])
-
-
-def render_images() -> list[np.ndarray]:
-    images = [read_rgb(p) for p in sorted((REPO / "tests/fixtures/hands/evaluation/rgb").glob("*.jpg"))]
-    images.append(read_rgb(REPO / "samples/hand_photo.jpg"))
-    capture = cv2.VideoCapture(str(REPO / "tests/fixtures/hand_clip.mp4"))
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        images.append(np.ascontiguousarray(frame[:, :, ::-1]))
-    capture.release()
-    return images
-
-
-def real_images() -> list[np.ndarray]:
-    return [read_rgb(p) for folder in REAL_FOLDERS for p in sorted((REAL / folder).glob("*"))
-            if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
-
-
-def hand_crops(palm_net, images) -> list[np.ndarray]:
-    crops = []
-    for image, palms in zip(images, detect_palms(palm_net, images)):
-        rects = [p.hand_rect() for p in palms] or [letterbox_rect(image.shape[1], image.shape[0])[0]]
-        crops += [crop(image, rect, 224) for rect in rects]
-    return crops
-
-
 def parity(landmark_net, palm_net, raw, palm_ref, images) -> dict:
     crops = hand_crops(palm_net, images)
     out = run_landmarks(landmark_net, np.stack(crops))

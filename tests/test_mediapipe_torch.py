@@ -17,7 +17,6 @@ Thresholds are the issue's (0.5 px mean, 1 mm mean; boxes within a few px); the 
 far below (about 1e-4 px and 1e-4 mm: benchmarks/bench_mediapipe_torch.py).
 Real photos (research-only, ../shared/data or MASKHAND_REAL_DATA) are used when present, else skipped.
 """
-import os
 from pathlib import Path
 
 import numpy as np
@@ -29,45 +28,20 @@ pytest.importorskip("mediapipe")
 
 from maskhand.errors import MaskHandError, ModelFileError  # noqa: E402
 from maskhand.inference.mediapipe_torch import (FEATURE_SHAPE, crops_to_tensor, detect_palms,  # noqa: E402
-                                                flip_averaged_world, load_landmark_net, load_palm_detector,
+                                                flip_averaged_world, hand_crops, load_landmark_net, load_palm_detector,
                                                 run_landmarks)
 from maskhand.inference.mediapipe_torch import loader  # noqa: E402
-from maskhand.inference.mediapipe_torch.crops import Rect, crop, letterbox_rect, to_image  # noqa: E402
+from maskhand.inference.mediapipe_torch.crops import Rect, crop, to_image  # noqa: E402
 from maskhand.inference.mediapipe_torch.palm import ssd_anchors, weighted_nms  # noqa: E402
 from maskhand.inference.mediapipe_torch.reference import PalmDetections, RawTensors  # noqa: E402
 from maskhand.inference.mediapipe_torch.tflite_reader import tflite_padding  # noqa: E402
+from maskhand.tools import image_sets  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-RENDERS = sorted((REPO / "tests/fixtures/hands/evaluation/rgb").glob("*.jpg"))
-REAL = Path(os.environ.get("MASKHAND_REAL_DATA", REPO.parent / "shared" / "data"))
-REAL_FOLDERS = ("handmesh_crops", "mmpose_samples/freihand", "mmpose_samples/interhand2.6m",
-                "mmpose_samples/onehand10k", "mmpose_samples/panoptic", "photos/hamer_example_data",
-                "photos/wilor_demo_img")
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    return np.ascontiguousarray(cv2.imread(str(path))[:, :, ::-1])
-
-
-def clip_frames(indices=(0, 6, 11)) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(REPO / "tests/fixtures/hand_clip.mp4"))
-    frames = []
-    for i in range(max(indices) + 1):
-        ok, frame = capture.read()
-        if ok and i in indices:
-            frames.append(np.ascontiguousarray(frame[:, :, ::-1]))
-    capture.release()
-    return frames
 
 
 def render_images() -> list[np.ndarray]:
-    return [read_rgb(p) for p in RENDERS] + [read_rgb(REPO / "samples/hand_photo.jpg")] + clip_frames()
-
-
-def real_images() -> list[np.ndarray]:
-    paths = [p for folder in REAL_FOLDERS for p in sorted((REAL / folder).glob("*"))
-             if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
-    return [read_rgb(p) for p in paths]
+    return image_sets.render_images(clip_indices=(0, 6, 11))
 
 
 @pytest.fixture(scope="module")
@@ -87,15 +61,6 @@ def reference():
     yield raw, palms
     raw.close()
     palms.close()
-
-
-def hand_crops(palm_net, images) -> list[np.ndarray]:
-    """MediaPipe's landmark crops of each image: one per detected palm, else the letterboxed image."""
-    crops = []
-    for image, palms in zip(images, detect_palms(palm_net, images)):
-        rects = [p.hand_rect() for p in palms] or [letterbox_rect(image.shape[1], image.shape[0])[0]]
-        crops += [crop(image, rect, 224) for rect in rects]
-    return crops
 
 
 def landmark_errors(landmark_net, raw, crops) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -201,9 +166,9 @@ def test_landmarks_match_mediapipe_on_renders(nets, reference):
 
 
 def test_landmarks_match_mediapipe_on_real_photos(nets, reference):
-    images = real_images()
+    images = image_sets.real_images()
     if not images:
-        pytest.skip(f"no real photos under {REAL} (research-only data, outside the repository)")
+        pytest.skip(f"no real photos under {image_sets.REAL} (research-only data, outside the repository)")
     px, mm, scores = landmark_errors(nets[0], reference[0], hand_crops(nets[1], images))
     assert px.mean() < 0.5 and mm.mean() < 1.0, (px, mm)
     assert scores.max() < 1e-3, scores
@@ -211,9 +176,9 @@ def test_landmarks_match_mediapipe_on_real_photos(nets, reference):
 
 @pytest.mark.parametrize("source", ["renders", "real"])
 def test_palms_match_mediapipe(nets, reference, source):
-    images = render_images() if source == "renders" else real_images()
+    images = render_images() if source == "renders" else image_sets.real_images()
     if not images:
-        pytest.skip(f"no real photos under {REAL}")
+        pytest.skip(f"no real photos under {image_sets.REAL}")
     if source == "renders":  # one non-square image each way, so the letterbox is exercised
         images += [np.pad(images[0], ((0, 0), (40, 90), (0, 0))), np.pad(images[1], ((70, 10), (0, 0), (0, 0)))]
     found = 0
@@ -233,7 +198,7 @@ def test_end_to_end_close_to_mediapipe_hands(nets):
     in image pixels: not the same crop, so only close (MediaPipe warps with its own float maths)."""
     from maskhand.inference.keypoints import KeypointDetector
 
-    images = [read_rgb(p) for p in RENDERS]
+    images = [image_sets.read_rgb(p) for p in image_sets.RENDERS]
     with KeypointDetector(max_hands=1) as detector:
         hands = [detector.detect(image) for image in images]
     for image, palms, found in zip(images, detect_palms(nets[1], images, max_palms=1), hands):
@@ -247,7 +212,7 @@ def test_handedness_says_the_persons_side(nets):
     import json
 
     sides = [m["side"] for m in json.loads((REPO / "tests/fixtures/hands/evaluation_meta.json").read_text())["images"]]
-    images = [read_rgb(p) for p in RENDERS]
+    images = [image_sets.read_rgb(p) for p in image_sets.RENDERS]
     out = run_landmarks(nets[0], np.stack(hand_crops(nets[1], images)))
     assert ["right" if h > 0.5 else "left" for h in out.handedness.tolist()] == sides
 
@@ -255,7 +220,7 @@ def test_handedness_says_the_persons_side(nets):
 # -- batches, features, flip averaging ----------------------------------------------------------------
 
 def test_batched_equals_one_at_a_time(nets):
-    crops = np.stack(hand_crops(nets[1], [read_rgb(p) for p in RENDERS[:5]]))
+    crops = np.stack(hand_crops(nets[1], [image_sets.read_rgb(p) for p in image_sets.RENDERS[:5]]))
     together = run_landmarks(nets[0], crops, batch_size=16)
     alone = run_landmarks(nets[0], crops, batch_size=1)
     for field in ("landmarks", "world", "presence", "handedness", "features"):
@@ -263,7 +228,7 @@ def test_batched_equals_one_at_a_time(nets):
 
 
 def test_feature_map_is_what_the_heads_pool(nets):
-    crops = np.stack(hand_crops(nets[1], [read_rgb(p) for p in RENDERS[:2]]))
+    crops = np.stack(hand_crops(nets[1], [image_sets.read_rgb(p) for p in image_sets.RENDERS[:2]]))
     out = run_landmarks(nets[0], crops)
     assert tuple(out.features.shape) == (2, *FEATURE_SHAPE)
     world_fc = nets[0].graph.ops[-1]  # the last op is the world-landmark head
@@ -272,7 +237,7 @@ def test_feature_map_is_what_the_heads_pool(nets):
 
 
 def test_flip_averaging_mirrors_with_the_crop(nets):
-    crops = crops_to_tensor(np.stack(hand_crops(nets[1], [read_rgb(p) for p in RENDERS[:4]])))
+    crops = crops_to_tensor(np.stack(hand_crops(nets[1], [image_sets.read_rgb(p) for p in image_sets.RENDERS[:4]])))
     averaged = flip_averaged_world(nets[0], crops)
     of_mirror = flip_averaged_world(nets[0], crops.flip(-1))
     np.testing.assert_allclose(of_mirror, averaged * torch.tensor([-1.0, 1.0, 1.0]), atol=1e-6)

@@ -12,8 +12,8 @@ Never imports bpy.
 from .landmark import (FEATURE_SHAPE, HandLandmarkNet, LandmarkOutput, crops_to_tensor, flip_averaged_world,
                        load_landmark_net, run_landmarks)
 from .loader import cache_dir, model_file
-from .palm import Palm, PalmDetectorNet, detect_palms, load_palm_detector
+from .palm import Palm, PalmDetectorNet, detect_palms, hand_crops, load_palm_detector
 
 __all__ = ["FEATURE_SHAPE", "HandLandmarkNet", "LandmarkOutput", "Palm", "PalmDetectorNet", "cache_dir",
-           "crops_to_tensor", "detect_palms", "flip_averaged_world", "load_landmark_net", "load_palm_detector",
+           "crops_to_tensor", "detect_palms", "hand_crops", "flip_averaged_world", "load_landmark_net", "load_palm_detector",
            "model_file", "run_landmarks"]

@@ -181,3 +181,13 @@ def detect_palms(net: PalmDetectorNet, images: list[np.ndarray], min_score: floa
             palms.append(Palm(score=score, box=tuple(float(v) for v in box), keypoints=points))
         found.append(palms)
     return found
+
+
+def hand_crops(palm_net, images) -> list[np.ndarray]:
+    """MediaPipe's 224 px landmark crops of each RGB image (H, W, 3) uint8: one per detected palm
+    (its hand rectangle), else the whole image letterboxed."""
+    crops = []
+    for image, palms in zip(images, detect_palms(palm_net, images)):
+        rects = [p.hand_rect() for p in palms] or [letterbox_rect(image.shape[1], image.shape[0])[0]]
+        crops += [crop(image, rect, 224) for rect in rects]
+    return crops
