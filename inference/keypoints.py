@@ -45,6 +45,8 @@ class HandKeypoints:
         camera's (x right, y down, z away from the camera), origin near the hand's centre.
     box: (x0, y0, x1, y1) float pixels, a square around the keypoints enlarged BOX_SCALE times;
         it may reach outside the image.
+    found_by: "mediapipe" (MediaPipe Hands on the image as given) or the name of the retry view whose
+        palm it came from ("rotate 90", "zoom out", "zoom in 0 1", ...: inference/hand_search.py).
     """
 
     side: str
@@ -53,6 +55,7 @@ class HandKeypoints:
     confidence: np.ndarray
     world: np.ndarray
     box: tuple[float, float, float, float]
+    found_by: str = "mediapipe"
 
     @property
     def center(self) -> np.ndarray:
@@ -68,10 +71,13 @@ class KeypointDetector:
         before an unrelated clip.
     max_side: images whose longer side exceeds it are downscaled for detection (MediaPipe works on
         a 224/192 px crop anyway); the keypoints come back in the original image's pixels.
+    retry: when MediaPipe finds no hand, look again through rotated and zoomed views
+        (hand_search.HandSearch, same thresholds); None = on for photos, off when tracking (a clip's
+        missed frames are the take's gaps to fill, and a retry costs about ten frames' time).
     """
 
     def __init__(self, max_hands: int = 2, min_detection_confidence: float = 0.5, tracking: bool = False,
-                 max_side: int = 1280, min_tracking_confidence: float = 0.5):
+                 max_side: int = 1280, min_tracking_confidence: float = 0.5, retry: bool | None = None):
         if not isinstance(max_hands, (int, np.integer)) or isinstance(max_hands, bool) or max_hands < 1:
             raise MaskHandError(f"max_hands must be a positive integer; got {max_hands!r}")
         for name, value in (("min_detection_confidence", min_detection_confidence),
@@ -83,6 +89,9 @@ class KeypointDetector:
         self.max_hands = int(max_hands)
         self.tracking = bool(tracking)
         self.max_side = int(max_side)
+        self.retry = (not self.tracking) if retry is None else bool(retry)
+        self._thresholds = (float(min_detection_confidence), float(min_tracking_confidence))
+        self._search = None  # the torch networks of the retries, loaded on the first miss
         with _quiet_native_logs():
             os.environ.setdefault("GLOG_minloglevel", "2")
             try:
@@ -118,7 +127,7 @@ class KeypointDetector:
         except (RuntimeError, ValueError) as err:  # MediaPipe's graph errors, as its process() raises them
             raise MaskHandError(f"MediaPipe failed on a {width}x{height} image: {err}") from err
         if not found.multi_hand_landmarks:
-            return []
+            return self._retried(small, width, height) if self.retry else []
         hands = []
         for landmarks, world, handedness in zip(found.multi_hand_landmarks, found.multi_hand_world_landmarks,
                                                 found.multi_handedness):
@@ -127,10 +136,27 @@ class KeypointDetector:
             uv = np.array([[p.x * width, p.y * height] for p in landmarks.landmark], dtype=np.float64)
             xyz = np.array([[p.x, p.y, p.z] for p in world.landmark], dtype=np.float64)
             score = float(label.score)
-            inside = (uv[:, 0] >= 0) & (uv[:, 0] <= width) & (uv[:, 1] >= 0) & (uv[:, 1] <= height)
-            confidence = np.where(inside, score, score * OUTSIDE_IMAGE_WEIGHT)
             hands.append(HandKeypoints(side=_MIRRORED_LABEL[label.label], score=score, keypoints_2d=uv,
-                                       confidence=confidence, world=xyz, box=square_box(uv)))
+                                       confidence=_confidence(uv, score, width, height), world=xyz,
+                                       box=square_box(uv)))
+        hands.sort(key=lambda h: h.center[0])
+        return hands
+
+    def _retried(self, small: np.ndarray, width: int, height: int) -> list[HandKeypoints]:
+        """The second look (hand_search) on the image MediaPipe saw, in full-resolution pixels."""
+        if self._search is None:
+            from .hand_search import HandSearch
+
+            self._search = HandSearch(*self._thresholds)
+        scale = np.array([width / small.shape[1], height / small.shape[0]])
+        hands = []
+        for found in self._search.search(small, max_hands=self.max_hands):
+            uv = found.keypoints_2d * scale
+            right = found.handedness > 0.5
+            score = max(found.handedness, 1.0 - found.handedness)
+            hands.append(HandKeypoints(side="right" if right else "left", score=score, keypoints_2d=uv,
+                                       confidence=_confidence(uv, score, width, height), world=found.world,
+                                       box=square_box(uv), found_by=found.view))
         hands.sort(key=lambda h: h.center[0])
         return hands
 
@@ -189,6 +215,12 @@ def square_box(keypoints_2d: np.ndarray, scale: float = BOX_SCALE) -> tuple[floa
     cx, cy = (lo + hi) / 2.0
     half = float((hi - lo).max()) * scale / 2.0
     return (float(cx - half), float(cy - half), float(cx + half), float(cy + half))
+
+
+def _confidence(uv: np.ndarray, score: float, width: int, height: int) -> np.ndarray:
+    """Per keypoint: the hand's score, halved outside the image (module docstring)."""
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] <= width) & (uv[:, 1] >= 0) & (uv[:, 1] <= height)
+    return np.where(inside, score, score * OUTSIDE_IMAGE_WEIGHT)
 
 
 def _downscaled(image: np.ndarray, max_side: int) -> np.ndarray:

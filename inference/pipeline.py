@@ -28,9 +28,11 @@ class Pipeline:
 
     def __init__(self, estimator: str = "auto", max_hands: int = 2, mano_dir=None,
                  min_detection_confidence: float = 0.5, tracking: bool = False, device: str = "cpu",
-                 steps: int | None = None, refine: bool | None = None, checkpoint=None):
+                 steps: int | None = None, refine: bool | None = None, checkpoint=None,
+                 retry: bool | None = None):
         """checkpoint: a folder holding tokenizer.pt and transformer.pt (default: the bundled weights);
-        giving one makes "auto" mean "model"."""
+        giving one makes "auto" mean "model". retry: KeypointDetector's second look at photos where
+        MediaPipe finds no hand (None: on for photos, off when tracking)."""
         if estimator not in ESTIMATORS:
             raise MaskHandError(f"unknown estimator {estimator!r}; expected one of {', '.join(ESTIMATORS)}")
         from .keypoints import KeypointDetector
@@ -53,7 +55,7 @@ class Pipeline:
 
             self.generative = GenerativeEstimator(right, *paths, device=device)
         self.detector = KeypointDetector(max_hands=max_hands, min_detection_confidence=min_detection_confidence,
-                                         tracking=tracking)
+                                         tracking=tracking, retry=retry)
         self.timings = {"detect": 0.0, "fit": 0.0, "model": 0.0}
         if device == "cpu":
             # Per-hand tensors are tiny: handing them to a second thread costs more than it saves
@@ -93,7 +95,7 @@ class Pipeline:
         results = []
         for det in found:
             hand = HandResult(side=det.side, score=float(det.score), keypoints_2d=det.keypoints_2d,
-                              world_landmarks=det.world, box=tuple(det.box))
+                              world_landmarks=det.world, box=tuple(det.box), found_by=det.found_by)
             if self.generative is not None:
                 t0 = time.perf_counter()
                 hyps = self.generative(det.keypoints_2d, det.confidence, K, det.side, det.world,

@@ -47,7 +47,8 @@ class HandResult:
     side: "left" | "right" (as seen in the image, mirror-corrected); score: detection confidence;
     keypoints_2d (21, 2) px in the full image; keypoints_3d (21, 3) camera frame metres (None when the
     method has no metric 3D, e.g. MediaPipe: then world_landmarks only); mano/cam_t of the best
-    hypothesis; hypotheses ranked best first; vertices (V, 3) camera frame (not written to JSON).
+    hypothesis; hypotheses ranked best first; vertices (V, 3) camera frame (not written to JSON);
+    found_by: which detection try found it ("mediapipe", or a retry view: inference/hand_search.py).
     """
     side: str
     score: float
@@ -59,11 +60,13 @@ class HandResult:
     vertices: np.ndarray | None = None
     world_landmarks: np.ndarray | None = None  # (21, 3) MediaPipe metric, hand-centred
     box: tuple[float, float, float, float] | None = None  # square crop (x0, y0, x1, y1) px
+    found_by: str = "mediapipe"
 
     def to_json(self) -> dict:
         return {
             "side": self.side,
             "score": float(self.score),
+            "found_by": self.found_by,
             "keypoints_2d": _list(self.keypoints_2d),
             "keypoints_3d": _list(self.keypoints_3d),
             "mano": None if self.mano is None else {k: _list(v) for k, v in self.mano.items()},

@@ -1,0 +1,192 @@
+"""A second look for hands MediaPipe missed: its own networks (in torch) on rotated, zoomed-out and
+zoomed-in views of the image, batched.
+
+Why: MediaPipe's palm detector sees a photo letterboxed to 192 x 192 pixels, upright. It misses
+hands that are small in a large photo (a few pixels at 192), hands that fill a tight crop (no room
+around the palm) and some hands upside down or sideways. Each view below fixes one of these; all of
+them go through the palm detector as one batch. A palm found in a view is mapped back into the
+original image, where MediaPipe's hand rectangle is cut and the landmark network runs (batched over
+every palm found), so the keypoints come from the original pixels whatever view found the palm.
+
+Views (name: what it is), in the order they are tried when two views find the same hand:
+- "rotate 90", "rotate 180", "rotate 270": the image turned clockwise by that angle;
+- "zoom out", "zoom out more": the image at the centre of a canvas 1.6x / 2.5x its size (room around a
+  hand that fills it);
+- "zoom in <row> <col>": one of 2 x 2 overlapping tiles of 0.6 x the image (1.7x magnification).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .mediapipe_torch.crops import Rect, crop, to_image
+from .mediapipe_torch.palm import Palm, weighted_nms
+
+ZOOM_OUT = {"zoom out": 1.6, "zoom out more": 2.5}
+TILE = 0.6  # tile side over the image's side; 2 tiles per axis overlap by 2 x 0.6 - 1 = 20 %
+LANDMARK_SIZE = 224
+SAME_HAND_OVERLAP = 0.5  # two hands whose keypoint boxes share this much of the smaller one are one hand
+
+
+@dataclass(frozen=True)
+class View:
+    """A view of the image: `to_view` (2, 3) maps image pixels to the view's pixels."""
+
+    name: str
+    to_view: np.ndarray
+    size: tuple[int, int]  # (width, height) of the view
+
+    def render(self, image: np.ndarray) -> np.ndarray:
+        """The view's pixels. to_view maps continuous coordinates (pixel (i, j) covers [i, i+1) x [j, j+1));
+        OpenCV's warp maps pixel indices, half a pixel off: shifted here so the two agree."""
+        import cv2
+
+        lin = self.to_view[:, :2]
+        by_index = np.hstack([lin, (self.to_view[:, 2] + lin @ [0.5, 0.5] - 0.5)[:, None]])
+        return cv2.warpAffine(np.ascontiguousarray(image), by_index, self.size, flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+
+    def to_image(self, points: np.ndarray) -> np.ndarray:
+        """View pixels (..., 2) -> image pixels."""
+        m = np.linalg.inv(np.vstack([self.to_view, [0.0, 0.0, 1.0]]))[:2]
+        return points @ m[:, :2].T + m[:, 2]
+
+
+def views(width: int, height: int) -> list[View]:
+    """The retry views of a (width, height) image (module docstring)."""
+    out = []
+    for quarter in (1, 2, 3):
+        # clockwise by 90 degrees x quarter on screen (y down): (x, y) -> (H - y, x) for one quarter
+        c, s = np.cos(quarter * np.pi / 2), np.sin(quarter * np.pi / 2)
+        lin = np.round(np.array([[c, -s], [s, c]]))
+        size = (height, width) if quarter % 2 else (width, height)
+        centre_in, centre_out = np.array([width, height]) / 2.0, np.array(size) / 2.0
+        out.append(View(f"rotate {90 * quarter}", np.hstack([lin, (centre_out - lin @ centre_in)[:, None]]), size))
+    for name, zoom in ZOOM_OUT.items():
+        size = (round(width * zoom), round(height * zoom))
+        out.append(View(name, np.array([[1.0, 0, (size[0] - width) / 2.0], [0, 1.0, (size[1] - height) / 2.0]]),
+                        size))
+    tw, th = TILE * width, TILE * height
+    scale = 1.0 / TILE
+    tile_size = (round(width), round(height))  # each tile is magnified back to the image's size
+    for row in range(2):
+        for col in range(2):
+            x0, y0 = col * (width - tw), row * (height - th)
+            out.append(View(f"zoom in {row} {col}", np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]]),
+                            tile_size))
+    return out
+
+
+@dataclass
+class FoundHand:
+    """A hand found by the torch networks, in the original image's pixels.
+
+    keypoints_2d (21, 2) px; world (21, 3) metres in MediaPipe's camera-aligned axes; presence and
+    handedness (> 0.5: the person's right hand) from the landmark network; palm_score from the palm
+    detector; view: the name of the view whose palm it came from; rect: the landmark crop.
+    """
+
+    keypoints_2d: np.ndarray
+    world: np.ndarray
+    presence: float
+    handedness: float
+    palm_score: float
+    view: str
+    rect: Rect
+
+
+class HandSearch:
+    """The torch palm detector and landmark network (inference.mediapipe_torch), loaded once.
+
+    min_palm_score: the palm detector's threshold (MediaPipe's min_detection_confidence);
+    min_presence: the landmark network's hand flag threshold (MediaPipe's min_tracking_confidence).
+    """
+
+    def __init__(self, min_palm_score: float = 0.5, min_presence: float = 0.5, device: str = "cpu"):
+        from .mediapipe_torch import load_landmark_net, load_palm_detector
+
+        self.min_palm_score, self.min_presence = float(min_palm_score), float(min_presence)
+        self.palm_net = load_palm_detector(device)
+        self.landmark_net = load_landmark_net(device)
+
+    def search(self, image: np.ndarray, max_hands: int = 2) -> list[FoundHand]:
+        """Hands in the RGB uint8 image found through the retry views, best presence first (at most
+        max_hands, one per place); [] when no view shows one."""
+        from .mediapipe_torch import detect_palms
+
+        height, width = image.shape[:2]
+        tries = views(width, height)
+        found = detect_palms(self.palm_net, [v.render(image) for v in tries], min_score=self.min_palm_score)
+        palms = [(_palm_in_image(palm, view), view.name) for view, view_palms in zip(tries, found)
+                 for palm in view_palms]
+        palms = _one_per_place(palms)
+        if not palms:
+            return []
+        return self.landmarks(image, palms)[:max_hands]
+
+    def landmarks(self, image: np.ndarray, palms: list[tuple[Palm, str]]) -> list[FoundHand]:
+        """The landmark network on each palm's hand rectangle (one batch), hands above min_presence,
+        one per place, best presence first."""
+        from .mediapipe_torch import run_landmarks
+
+        rects = [palm.hand_rect() for palm, _ in palms]
+        out = run_landmarks(self.landmark_net, np.stack([crop(image, r, LANDMARK_SIZE) for r in rects]))
+        hands = []
+        for i, ((palm, view), rect) in enumerate(zip(palms, rects)):
+            presence = float(out.presence[i])
+            if presence < self.min_presence:
+                continue
+            uv = to_image(out.landmarks[i, :, :2].double().numpy(), rect, LANDMARK_SIZE)
+            c, s = np.cos(rect.rotation), np.sin(rect.rotation)
+            turn = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])  # crop axes -> image axes
+            hands.append(FoundHand(keypoints_2d=uv, world=out.world[i].double().numpy() @ turn.T,
+                                   presence=presence, handedness=float(out.handedness[i]),
+                                   palm_score=palm.score, view=view, rect=rect))
+        hands.sort(key=lambda h: -h.presence)
+        kept = []
+        for hand in hands:
+            # a tile's partial view of a hand gives a small box inside the whole hand's: not a second hand
+            if all(_overlap(_extent(hand.keypoints_2d), _extent(k.keypoints_2d)) <= SAME_HAND_OVERLAP for k in kept):
+                kept.append(hand)
+        return kept
+
+
+def _palm_in_image(palm: Palm, view: View) -> Palm:
+    """A palm found in `view`, in the original image's pixels (boxes stay axis-aligned: every view is
+    a quarter turn, a shift or a scale)."""
+    x0, y0, x1, y1 = palm.box
+    corners = view.to_image(np.array([[x0, y0], [x1, y1]]))
+    lo, hi = corners.min(0), corners.max(0)
+    return Palm(score=palm.score, box=(float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])),
+                keypoints=view.to_image(palm.keypoints))
+
+
+def _one_per_place(palms: list[tuple[Palm, str]]) -> list[tuple[Palm, str]]:
+    """Palms of several views that are the same palm merged (MediaPipe's weighted NMS in image pixels);
+    each keeps the view of its best-scoring member."""
+    if not palms:
+        return []
+    boxes = np.array([p.box for p, _ in palms])
+    keypoints = np.stack([p.keypoints for p, _ in palms])
+    scores = np.array([p.score for p, _ in palms])
+    merged = []
+    for score, box, points in weighted_nms(boxes, keypoints, scores):
+        best = int(np.flatnonzero(scores == score)[0])
+        merged.append((Palm(score=score, box=tuple(float(v) for v in box), keypoints=points), palms[best][1]))
+    return merged
+
+
+def _extent(points: np.ndarray) -> np.ndarray:
+    """The hand's square box (keypoints.square_box: 1.3 x the keypoints' extent, room for the flesh)."""
+    from .keypoints import square_box
+
+    return np.array(square_box(points))
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection of boxes a, b (x0, y0, x1, y1) over the smaller one's area."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return float(w * h / smaller) if smaller > 0 else 1.0

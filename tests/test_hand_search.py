@@ -1,0 +1,125 @@
+"""The second look for hands MediaPipe missed (inference/hand_search.py, issue 13 part 5): real
+MediaPipe and its torch networks on the project's renders, cropped tight around the hand, a framing
+MediaPipe's palm detector misses (no room around the palm) and the "zoom out" views recover."""
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from maskhand.evaluation.metrics import project
+from maskhand.inference.hand_search import View, views
+from maskhand.inference.images import load_image
+from maskhand.inference.keypoints import KeypointDetector
+from maskhand.inference.pipeline import Pipeline
+
+HANDS = Path(__file__).resolve().parent / "fixtures" / "hands"
+CROP = 224
+# Renders whose hand MediaPipe finds in the full image but not in a crop of 1.0-1.1x the hand's
+# keypoint extent (measured: fixtures 1 (the fist), 2 (pointing) and 6 (peace); 0, 3, 4, 5, 7 are
+# still found there, so they are not misses to recover; the fist is left out: MediaPipe's own error on
+# the whole render is 11 % of the box, its retried crop 13 %).
+TIGHT = (2, 6)
+
+
+def tight_crop(image, uv, scale):
+    """The image cut to a square of `scale` x the keypoints' extent, resized to CROP px; the keypoints
+    in the crop's pixels."""
+    lo, hi = uv.min(0), uv.max(0)
+    centre, half = (lo + hi) / 2, (hi - lo).max() * scale / 2
+    x0, y0 = np.maximum(0, np.floor(centre - half)).astype(int)
+    x1, y1 = np.minimum(image.shape[1::-1], np.ceil(centre + half)).astype(int)
+    cut = np.ascontiguousarray(image[y0:y1, x0:x1])
+    zoom = np.array([CROP / cut.shape[1], CROP / cut.shape[0]])
+    return cv2.resize(cut, (CROP, CROP), interpolation=cv2.INTER_AREA), (uv - [x0, y0]) * zoom
+
+
+@pytest.fixture(scope="module")
+def fixtures():
+    xyz = json.loads((HANDS / "evaluation_xyz.json").read_text())
+    K = json.loads((HANDS / "evaluation_K.json").read_text())
+    meta = json.loads((HANDS / "evaluation_meta.json").read_text())["images"]
+    paths = sorted((HANDS / "evaluation" / "rgb").glob("*.jpg"))
+    return [dict(image=load_image(p), uv=project(np.array(x), np.array(k)), side=m["side"])
+            for p, x, k, m in zip(paths, xyz, K, meta)]
+
+
+@pytest.fixture(scope="module")
+def detectors():
+    with KeypointDetector(max_hands=2, retry=False) as plain, KeypointDetector(max_hands=2) as retrying:
+        yield plain, retrying
+
+
+@pytest.mark.parametrize("width,height", [(320, 200), (201, 333)])
+def test_every_view_maps_its_pixels_back_onto_the_image(width, height):
+    """A bright dot drawn in the image lands, in every view that shows it, where View.to_image maps back
+    to the dot."""
+    dot = np.array([71.0, 45.0])
+    image = np.zeros((height, width, 3), np.uint8)
+    cv2.circle(image, tuple(int(v) for v in dot), 3, (255, 255, 255), -1)
+    names = []
+    for view in views(width, height):
+        names.append(view.name)
+        seen = view.render(image)[:, :, 0].astype(float)
+        assert seen.shape == (view.size[1], view.size[0])
+        inside = np.hstack([dot, 1.0]) @ view.to_view.T
+        if not (8 < inside[0] < view.size[0] - 8 and 8 < inside[1] < view.size[1] - 8):
+            assert seen.max() == 0, view.name  # a tile away from the dot
+            continue
+        v, u = np.nonzero(seen > 0.5 * seen.max())
+        w = seen[v, u]
+        centre = np.array([(u * w).sum() / w.sum(), (v * w).sum() / w.sum()]) + 0.5  # pixel centres
+        assert np.abs(view.to_image(centre) - (dot + 0.5)).max() < 0.6, view.name
+        assert np.allclose(view.to_image(np.hstack([dot, 1.0]) @ view.to_view.T), dot)
+    assert names == ["rotate 90", "rotate 180", "rotate 270", "zoom out", "zoom out more",
+                     "zoom in 0 0", "zoom in 0 1", "zoom in 1 0", "zoom in 1 1"]
+
+
+def test_a_quarter_turn_is_clockwise_on_screen():
+    turn = next(v for v in views(300, 200) if v.name == "rotate 90")
+    assert turn.size == (200, 300)
+    # the image's top-middle goes to the view's right-middle
+    assert np.allclose(np.hstack([[150.0, 0.0], 1.0]) @ turn.to_view.T, [200.0, 150.0])
+    assert isinstance(turn, View)
+
+
+@pytest.mark.parametrize("index", TIGHT)
+def test_a_hand_filling_a_tight_crop_is_found_by_zooming_out(fixtures, detectors, index):
+    plain, retrying = detectors
+    item = fixtures[index]
+    assert len(plain.detect(item["image"])) == 1  # MediaPipe finds it in the whole render
+    crop, uv = tight_crop(item["image"], item["uv"], 1.1)
+    assert plain.detect(crop) == []  # ... but not when the hand fills the picture
+    found = retrying.detect(crop)
+    assert len(found) == 1
+    hand = found[0]
+    assert hand.found_by.startswith("zoom out")
+    assert hand.side == item["side"]
+    assert 0.5 <= hand.score <= 1.0 and np.all(hand.confidence <= hand.score)
+    # the keypoints come from the landmark network on the crop's own pixels: as close to the
+    # render's ground truth as MediaPipe's are on whole renders (tests/test_keypoints.py: 6 % of the box)
+    error = np.linalg.norm(hand.keypoints_2d - uv, axis=1).mean()
+    assert error < 0.06 * (hand.box[2] - hand.box[0])
+    # world landmarks: metric (a hand's span, not pixels), camera-aligned like MediaPipe's
+    span = np.linalg.norm(hand.world[12] - hand.world[0])
+    assert 0.08 < span < 0.25
+
+
+def test_no_retry_when_tracking_or_when_asked_not_to(fixtures):
+    with KeypointDetector(tracking=True) as tracker:
+        assert tracker.retry is False
+    with KeypointDetector(retry=False) as photos:
+        crop, _ = tight_crop(fixtures[TIGHT[0]]["image"], fixtures[TIGHT[0]]["uv"], 1.1)
+        assert photos.detect(crop) == []
+
+
+def test_predict_reports_which_try_found_each_hand(fixtures):
+    crop, _ = tight_crop(fixtures[TIGHT[0]]["image"], fixtures[TIGHT[0]]["uv"], 1.1)
+    K = np.array([[CROP, 0, CROP / 2], [0, CROP, CROP / 2], [0, 0, 1.0]])
+    with Pipeline(estimator="fitted") as pipe:
+        [retried] = pipe(crop, K)
+        [direct] = pipe(fixtures[TIGHT[0]]["image"], K)
+    assert retried.to_json()["found_by"].startswith("zoom out")
+    assert direct.to_json()["found_by"] == "mediapipe"
+    assert retried.keypoints_3d is not None and retried.side == fixtures[TIGHT[0]]["side"]
