@@ -4,11 +4,12 @@ zoomed-in views of the image, batched.
 Why: MediaPipe's palm detector sees a photo letterboxed to 192 x 192 pixels, upright. It misses
 hands that are small in a large photo (a few pixels at 192), hands that fill a tight crop (no room
 around the palm) and some hands upside down or sideways. Each view below fixes one of these; all of
-them go through the palm detector as one batch. A palm found in a view is mapped back into the
-original image, where MediaPipe's hand rectangle is cut and the landmark network runs (batched over
+them go through the palm detector in two batches: the zoomed-out views first (they find most of
+what is found: docs/BENCHMARKS.md), the others only when those find nothing. A palm found in a view
+is mapped back into the original image, where MediaPipe's hand rectangle is cut and the landmark network runs (batched over
 every palm found), so the keypoints come from the original pixels whatever view found the palm.
 
-Views (name: what it is), in the order they are tried when two views find the same hand:
+Views (name: what it is):
 - "rotate 90", "rotate 180", "rotate 270": the image turned clockwise by that angle;
 - "zoom out", "zoom out more": the image at the centre of a canvas 1.6x / 2.5x its size (room around a
   hand that fills it);
@@ -26,6 +27,7 @@ from .mediapipe_torch.palm import Palm, weighted_nms
 ZOOM_OUT = {"zoom out": 1.6, "zoom out more": 2.5}
 TILE = 0.6  # tile side over the image's side; 2 tiles per axis overlap by 2 x 0.6 - 1 = 20 %
 LANDMARK_SIZE = 224
+FIRST_TRIES = ("zoom out", "zoom out more")  # the first batch; the other views only if it finds nothing
 SAME_HAND_OVERLAP = 0.5  # two hands whose keypoint boxes share this much of the smaller one are one hand
 
 
@@ -116,14 +118,15 @@ class HandSearch:
         from .mediapipe_torch import detect_palms
 
         height, width = image.shape[:2]
-        tries = views(width, height)
-        found = detect_palms(self.palm_net, [v.render(image) for v in tries], min_score=self.min_palm_score)
-        palms = [(_palm_in_image(palm, view), view.name) for view, view_palms in zip(tries, found)
-                 for palm in view_palms]
-        palms = _one_per_place(palms)
-        if not palms:
-            return []
-        return self.landmarks(image, palms)[:max_hands]
+        every = views(width, height)
+        for tries in ([v for v in every if v.name in FIRST_TRIES], [v for v in every if v.name not in FIRST_TRIES]):
+            found = detect_palms(self.palm_net, [v.render(image) for v in tries], min_score=self.min_palm_score)
+            palms = _one_per_place([(_palm_in_image(palm, view), view.name)
+                                    for view, view_palms in zip(tries, found) for palm in view_palms])
+            hands = self.landmarks(image, palms)[:max_hands] if palms else []
+            if hands:
+                return hands
+        return []
 
     def landmarks(self, image: np.ndarray, palms: list[tuple[Palm, str]]) -> list[FoundHand]:
         """The landmark network on each palm's hand rectangle (one batch), hands above min_presence,

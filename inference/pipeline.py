@@ -18,6 +18,9 @@ from ..handmodel.registry import load_hand_model
 from .results import HandResult, Hypothesis
 
 ESTIMATORS = ("auto", "model", "fitted", "mediapipe")
+# The palm detector's threshold for photos: MediaPipe static mode's 0.3 (issue 13 compares with it);
+# on the project's hand-free pictures it finds no false hand, as at 0.5 (docs/BENCHMARKS.md).
+PHOTO_DETECTION_CONFIDENCE = 0.3
 
 
 class Pipeline:
@@ -27,12 +30,15 @@ class Pipeline:
     """
 
     def __init__(self, estimator: str = "auto", max_hands: int = 2, mano_dir=None,
-                 min_detection_confidence: float = 0.5, tracking: bool = False, device: str = "cpu",
+                 min_detection_confidence: float | None = None, tracking: bool = False, device: str = "cpu",
                  steps: int | None = None, refine: bool | None = None, checkpoint=None,
                  retry: bool | None = None):
         """checkpoint: a folder holding tokenizer.pt and transformer.pt (default: the bundled weights);
         giving one makes "auto" mean "model". retry: KeypointDetector's second look at photos where
-        MediaPipe finds no hand (None: on for photos, off when tracking)."""
+        MediaPipe finds no hand (None: on for photos, off when tracking). min_detection_confidence:
+        the palm detector's threshold; None = PHOTO_DETECTION_CONFIDENCE for photos (a missed hand
+        fails the request), MediaPipe's 0.5 when tracking (a false palm would be followed for frames,
+        while a missed frame is a gap the take fills)."""
         if estimator not in ESTIMATORS:
             raise MaskHandError(f"unknown estimator {estimator!r}; expected one of {', '.join(ESTIMATORS)}")
         from .keypoints import KeypointDetector
@@ -54,6 +60,8 @@ class Pipeline:
             from .model.estimator import GenerativeEstimator
 
             self.generative = GenerativeEstimator(right, *paths, device=device)
+        if min_detection_confidence is None:
+            min_detection_confidence = 0.5 if tracking else PHOTO_DETECTION_CONFIDENCE
         self.detector = KeypointDetector(max_hands=max_hands, min_detection_confidence=min_detection_confidence,
                                          tracking=tracking, retry=retry)
         self.timings = {"detect": 0.0, "fit": 0.0, "model": 0.0}
@@ -100,7 +108,8 @@ class Pipeline:
                 t0 = time.perf_counter()
                 hyps = self.generative(det.keypoints_2d, det.confidence, K, det.side, det.world,
                                        hypotheses=hypotheses, seed=seed, temperature=temperature,
-                                       locked=(locked or {}).get(det.side), steps=self.steps, refine=self.refine)
+                                       locked=(locked or {}).get(det.side), steps=self.steps, refine=self.refine,
+                                       image=image)
                 self.timings["model"] += (time.perf_counter() - t0) * 1000
                 best = hyps[0]
                 hand.mano, hand.cam_t, hand.keypoints_3d = best.mano, best.cam_t, best.keypoints_3d

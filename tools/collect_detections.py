@@ -1,6 +1,12 @@
 """Run MediaPipe on a rendered dataset and pair each detection with its ground truth, for training.
 
     python tools/collect_detections.py /work/data/rendered/train --split training --out detections.npz
+        [--image-context J]
+
+With --image-context J, each detection also gets the image evidence of issue 13's image tokens
+(inference/model/image_context.py): MediaPipe's landmark network's feature map on the hand's crop,
+once as at run time and J - 1 times with the crop moved as a tracker's would wander (shift 5 %,
+scale 10 %, rotation 10 degrees, normal), in float16 (113 KB per crop).
 
 Writes the arrays training.detections.DetectionSet reads (left hands mirrored to right, view and
 pose), and prints the detector's error statistics in the terms of training.synthetic_views'
@@ -21,6 +27,9 @@ from maskhand.evaluation.metrics import align, project
 from maskhand.handmodel.model import mirror_pose
 from maskhand.inference.images import load_image
 from maskhand.inference.keypoints import KeypointDetector
+from maskhand.inference.pipeline import PHOTO_DETECTION_CONFIDENCE
+
+JITTER_SIGMA = (0.05, 0.05, 0.10, np.radians(10.0))  # shift x, shift y (of the crop's side), log scale, rotation
 
 
 def main(argv=None) -> int:
@@ -29,7 +38,16 @@ def main(argv=None) -> int:
     ap.add_argument("--split", default="training")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--image-context", type=int, default=0, metavar="J",
+                    help="also store J crops' landmark-network features per detection (0: none)")
     args = ap.parse_args(argv)
+    net, rng = None, np.random.default_rng(0)
+    if args.image_context:
+        from maskhand.inference.mediapipe_torch import load_landmark_net
+        from maskhand.inference.model.image_context import image_context
+
+        net = load_landmark_net("cpu")
+        out_img = {"features": [], "kp_crop": [], "crop_glob": []}
 
     r = args.root
     xyz = json.loads((r / f"{args.split}_xyz.json").read_text())
@@ -42,14 +60,16 @@ def main(argv=None) -> int:
     stats = {"err2d": [], "outlier": [], "depth_ratio": [], "world_err": []}
     missed = 0
     t0 = time.time()
-    with KeypointDetector(max_hands=2) as det:
+    # what predict sees: its threshold for photos and the retry views (inference/keypoints.py)
+    with KeypointDetector(max_hands=2, min_detection_confidence=PHOTO_DETECTION_CONFIDENCE) as det:
         for i in range(n):
             path = r / args.split / "rgb" / f"{i:08d}.jpg"
             if not path.exists():
                 break
             K, X, side = np.asarray(Ks[i]), np.asarray(xyz[i]), meta[i]["side"]
             gt_uv = project(X, K)
-            hands = [h for h in det.detect(load_image(path)) if h.side == side]
+            image = load_image(path)
+            hands = [h for h in det.detect(image) if h.side == side]
             if not hands:
                 missed += 1
                 continue
@@ -72,12 +92,21 @@ def main(argv=None) -> int:
                 uv[:, 0] = 2 * K[0, 2] - uv[:, 0]
                 world = world * [-1, 1, 1]
                 pose = mirror_pose(pose)
+            if net is not None:
+                jitters = [None] + [rng.normal(0.0, JITTER_SIGMA) for _ in range(args.image_context - 1)]
+                ctx = image_context(net, image, [(uv, side == "left")] * len(jitters), K, jitters=jitters)
+                out_img["features"].append(ctx.features.numpy().astype(np.float16))
+                out_img["kp_crop"].append(ctx.kp_crop.numpy()), out_img["crop_glob"].append(ctx.crop_glob.numpy())
             out["uv"].append(uv), out["conf"].append(conf), out["world"].append(world)
             out["K"].append(K), out["pose"].append(pose), out["betas"].append(p[48:58])
             if (i + 1) % 100 == 0:
                 print(f"{i + 1}/{n}  {time.time() - t0:.0f} s", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, **{k: np.asarray(v, np.float32) for k, v in out.items()})
+    arrays = {k: np.asarray(v, np.float32) for k, v in out.items()}
+    if net is not None:
+        arrays.update(features=np.stack(out_img["features"]), kp_crop=np.asarray(out_img["kp_crop"], np.float32),
+                      crop_glob=np.asarray(out_img["crop_glob"], np.float32))
+    np.savez(args.out, **arrays)  # uncompressed: the float16 features do not compress and load faster
     found = len(out["uv"])
     print(f"{found} detections of {found + missed} hands ({missed} missed); wrote {args.out}")
     for k, v in stats.items():

@@ -2,6 +2,9 @@
 renders' ground-truth poses (made by tools/collect_detections.py).
 
 Left hands are stored already mirrored to right (view and pose), like everything the model sees.
+With `--image-context J` the file also holds J crops' image evidence per detection (features (M, J,
+1152, 7, 7) float16, kp_crop (M, J, 21, 2), crop_glob (M, J, 3)); a batch then draws one of them per
+hand (the first is the run-time crop, the others jittered).
 Legend: M detections.
 """
 from __future__ import annotations
@@ -16,15 +19,21 @@ from ..inference.model.context import context_features
 from ..inference.torch_hand import axis_angle_to_matrix_torch
 
 FIELDS = ("uv", "conf", "world", "K", "pose", "betas")  # pose: (M, 16, 3) axis-angle, right hand, camera frame
+IMAGE_FIELDS = ("features", "kp_crop", "crop_glob")
 
 
 class DetectionSet:
-    def __init__(self, path: str | Path, device="cpu"):
+    """rows: the detections to draw from (an index array; None = all), so a held-out part can be kept apart."""
+
+    def __init__(self, path: str | Path, device="cpu", rows=None):
         path = Path(path)
         try:
             data = np.load(path)
-            arrays = {k: torch.as_tensor(data[k], dtype=torch.float32) for k in FIELDS}
-        except (OSError, KeyError, ValueError) as err:
+            rows = np.arange(len(data["uv"])) if rows is None else np.asarray(rows)
+            arrays = {k: torch.as_tensor(data[k][rows], dtype=torch.float32) for k in FIELDS}
+            self.image = ({k: torch.as_tensor(data[k][rows]) for k in IMAGE_FIELDS}
+                          if all(k in data for k in IMAGE_FIELDS) else None)
+        except (OSError, KeyError, ValueError, IndexError) as err:
             raise MaskHandError(f"cannot read detections {path}: {err}") from None
         self.device = device
         self.uv, self.conf, self.world, self.K = arrays["uv"], arrays["conf"], arrays["world"], arrays["K"]
@@ -34,10 +43,23 @@ class DetectionSet:
     def __len__(self) -> int:
         return len(self.uv)
 
-    def batch(self, n: int, g: torch.Generator, hand):
-        idx = torch.randint(0, len(self), (n,), generator=g)
+    def batch(self, n: int, g: torch.Generator, hand, idx=None, crop: int | None = None):
+        """n random detections (or those at idx) -> rot, betas, keypoints, keypoint and global features,
+        and their ImageContext (None without image fields): a random crop of each, or crop number `crop`."""
+        idx = torch.randint(0, len(self), (n,), generator=g) if idx is None else torch.as_tensor(idx)
         rot, betas = self.rot[idx].to(self.device), self.betas[idx].to(self.device)
         kp, _ = hand(None, None, betas, rotmats=rot)
         kp_feat, glob = context_features(self.uv[idx].to(self.device), self.conf[idx].to(self.device),
                                          self.K[idx].to(self.device), self.world[idx].to(self.device))
-        return rot, betas, kp, kp_feat, glob
+        return rot, betas, kp, kp_feat, glob, self.image_context(idx, g, crop)
+
+    def image_context(self, idx: torch.Tensor, g: torch.Generator, crop: int | None):
+        if self.image is None:
+            return None
+        from ..inference.model.image_context import ImageContext
+
+        crops = self.image["features"].shape[1]
+        j = torch.randint(0, crops, (len(idx),), generator=g) if crop is None else torch.full((len(idx),), crop)
+        return ImageContext(self.image["features"][idx, j].float(), self.image["kp_crop"][idx, j].float(),
+                            self.image["crop_glob"][idx, j].float(),
+                            torch.ones(len(idx), dtype=torch.bool)).to(self.device)

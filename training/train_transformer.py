@@ -7,7 +7,14 @@ on the pose decoded from the expected codebook embeddings under the predicted so
 token distribution is also trained for what the tokens mean), plus shape.
 
 Held-out figures: token accuracy at full masking, and the MPJPE / PA-MPJPE of greedy T-step
-decoding (root-relative, mm).
+decoding (root-relative, mm); with detections, the PA-MPJPE of greedy one-step decoding (the run-time
+default) on the held-out detections, and for an image-token model (issue 13) the same with and
+without their images.
+
+Image-token models (`"model": {"image_tokens": 49}`) learn from detections that carry image evidence
+(tools/collect_detections.py --image-context J); synthetic hands and `image_dropout` of the
+detections are shown without an image, so the model also works from keypoints alone. `init` from a
+keypoints-only checkpoint loads everything but the new image layers.
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ from ..handmodel.registry import load_hand_model
 from ..inference.model import checkpoint
 from ..inference.model.checkpoint import load_tokenizer, load_transformer
 from ..inference.model.context import context_features
+from ..inference.model.image_context import ImageContext
 from ..inference.model.sampling import decode
 from ..inference.model.tokenizer import NUM_PARTS
 from ..inference.model.transformer import MaskedPoseTransformer, TransformerConfig
@@ -93,6 +101,47 @@ def evaluate(model, tok, hand, held, steps=5) -> dict:
             "held_out": int(rot.shape[0]), "tokens": N}
 
 
+@torch.no_grad()
+def evaluate_detections(model, tok, hand, dets, rows, g) -> dict:
+    """PA-MPJPE (mm) of greedy one-step decoding on held-out detections (the run-time crop): with their
+    images and, for an image-token model, without."""
+    model.eval()
+    rot, betas, kp, kp_feat, glob, image = dets.batch(len(rows), g, hand, idx=rows, crop=0)
+    out = {"held_out_detections": int(len(rows))}
+    for name, img in (("image", image), ("keypoints_only", None)):
+        if name == "image" and (image is None or not model.cfg.image_tokens):
+            continue
+        pa = []
+        for i in range(len(rows)):
+            one = None if img is None else ImageContext(*(t[i:i + 1] for t in (img.features, img.kp_crop,
+                                                                                img.crop_glob, img.present)))
+            dec = decode(model, kp_feat[i:i + 1], glob[i:i + 1], hypotheses=1, steps=1, temperature=0.0, image=one)
+            kp_p, _ = hand(None, None, dec.betas, rotmats=tok.decode(dec.ids))
+            pa.append(float(pa_mpjpe_mm(kp_p, kp[i:i + 1])[0]))
+        out[f"detections_pa_mpjpe_mm_{name}"] = float(np.mean(pa))
+    model.train()
+    return out
+
+
+def with_images(model, n_synthetic: int, det_image, dropout: float, g):
+    """The batch's ImageContext: synthetic rows without an image, detections with theirs (each dropped
+    with probability `dropout`); None for a keypoints-only model or detections without images."""
+    if not model.cfg.image_tokens or det_image is None:
+        return None
+    keep = torch.rand(len(det_image.present), generator=g) >= dropout
+    det_image.present = det_image.present & keep.to(det_image.present.device)
+    return ImageContext.cat([ImageContext.absent(n_synthetic, det_image), det_image])
+
+
+def load_init(model, path: str, device):
+    """Weights of `path` into `model`; an image-token model may start from a keypoints-only checkpoint
+    (its image layers then start fresh), nothing else may be missing."""
+    missing, unexpected = model.load_state_dict(load_transformer(path, device).state_dict(), strict=False)
+    image_layers = ("image_", "kp_crop_proj", "crop_glob_proj")
+    if unexpected or any(not k.startswith(image_layers) for k in missing):
+        raise RuntimeError(f"init {path} does not fit this model: missing {missing}, unexpected {unexpected}")
+
+
 def train(cfg: TransformerTrainConfig, log=print) -> dict:
     d = distributed.setup()
     if cfg.threads:
@@ -107,9 +156,14 @@ def train(cfg: TransformerTrainConfig, log=print) -> dict:
     hand = TorchHand(load_hand_model("right")).to(d.device)
     model = MaskedPoseTransformer(model_config(cfg, tok)).to(d.device)
     if cfg.init:
-        model.load_state_dict(load_transformer(cfg.init).state_dict())
+        load_init(model, cfg.init, d.device)
     net = distributed.wrap(model, d)
-    dets = DetectionSet(cfg.detections, d.device) if cfg.detections else None
+    dets = held_dets = None
+    if cfg.detections:
+        order = np.random.default_rng(cfg.seed).permutation(len(np.load(cfg.detections)["uv"]))
+        n_held = int(round(len(order) * cfg.detections_held_out))
+        dets = DetectionSet(cfg.detections, d.device, rows=np.sort(order[n_held:]))
+        held_dets = DetectionSet(cfg.detections, d.device, rows=np.sort(order[:n_held])) if n_held else None
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / cfg.steps)))
@@ -122,13 +176,15 @@ def train(cfg: TransformerTrainConfig, log=print) -> dict:
         n_det = int(round(cfg.batch * cfg.detections_fraction)) if dets is not None else 0
         rot, betas, kp, kp_feat, glob = synthetic_batch(pool, rng.choice(train_idx, cfg.batch - n_det), hand, g,
                                                         d.device, cfg.world_dropout)
+        image = None
         if n_det:
-            r2, b2, kp2, f2, g2 = dets.batch(n_det, g, hand)
+            r2, b2, kp2, f2, g2, img2 = dets.batch(n_det, g, hand)
+            image = with_images(model, cfg.batch - n_det, img2, cfg.image_dropout, g)
             rot, betas, kp = torch.cat([rot, r2]), torch.cat([betas, b2]), torch.cat([kp, kp2])
             kp_feat, glob = torch.cat([kp_feat, f2]), torch.cat([glob, g2])
         ids = tok.encode(rot)
         mask = cosine_mask(ids.shape[0], N, g, d.device)
-        logits, betas_pred = net(torch.where(mask, torch.full_like(ids, K), ids), kp_feat, glob)
+        logits, betas_pred = net(torch.where(mask, torch.full_like(ids, K), ids), kp_feat, glob, image)
         ce = F.cross_entropy(logits[mask], ids[mask], label_smoothing=cfg.label_smoothing)
         probs = torch.where(mask[..., None], logits.softmax(-1), F.one_hot(ids, K).to(logits.dtype))
         soft_rot = tok.decode_soft(probs)
@@ -142,11 +198,19 @@ def train(cfg: TransformerTrainConfig, log=print) -> dict:
         sched.step()
         if d.main and step % 250 == 0:
             log(f"step {step:5d}  ce {ce.item():.3f}  kp {loss_kp.item() * 1000:.1f} mm  {time.time() - t0:.0f} s")
+        if d.main and held_dets is not None and step % 500 == 0 and step:
+            log("  held-out detections: " + ", ".join(f"{k} {v:.2f}" for k, v in evaluate_detections(
+                model, tok, hand, held_dets, np.arange(len(held_dets)), torch.Generator().manual_seed(7)).items()))
     metrics = {}
     if d.main:
         metrics = evaluate(model, tok, hand, held)
         log(f"held-out (synthetic): token acc {metrics['token_accuracy_full_mask']:.3f}  "
             f"MPJPE {metrics['mpjpe_mm']:.1f} mm  PA-MPJPE {metrics['pa_mpjpe_mm']:.1f} mm")
+        if held_dets is not None:
+            metrics.update(evaluate_detections(model, tok, hand, held_dets, np.arange(len(held_dets)),
+                                               torch.Generator().manual_seed(7)))
+            log("held-out detections (greedy, 1 step, no refinement): " + ", ".join(
+                f"{k} {v:.2f}" for k, v in metrics.items() if k.startswith("detections_")))
         metrics["train_seconds"] = round(time.time() - t0, 1)
         metrics["device"] = str(d.device)
         metrics["processes"] = d.world

@@ -55,3 +55,33 @@ def letterbox_rect(width: int, height: int) -> tuple[Rect, tuple[float, float]]:
     side = float(max(width, height))
     return (Rect(width / 2.0, height / 2.0, side, side),
             ((1.0 - width / side) / 2.0, (1.0 - height / side) / 2.0))
+
+
+# HandLandmarksToRectCalculator + RectTransformation of MediaPipe's hand_landmark_landmarks_to_roi.pbtxt:
+# the landmark crop it tracks a hand with, made from that hand's own landmarks.
+ROI_LANDMARKS = (0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18)  # wrist, the palm and the first finger joints
+ROI_SCALE = 2.0
+ROI_SHIFT_Y = -0.1
+
+
+def landmarks_rect(uv: np.ndarray) -> Rect:
+    """MediaPipe's hand rectangle from 21 landmarks (pixels): turned so that the wrist -> (index, middle,
+    ring MCP) direction points up, around the box of the wrist, palm and first finger joints (not the
+    fingertips, so curling the fingers does not move it), shifted a tenth towards the fingers,
+    squared on its longer side and enlarged 2x."""
+    uv = np.asarray(uv, np.float64)
+    x0, y0 = uv[0]
+    x1, y1 = ((uv[5] + uv[13]) / 2.0 + uv[9]) / 2.0
+    rotation = np.pi / 2 - np.arctan2(-(y1 - y0), x1 - x0)
+    rotation = rotation - 2 * np.pi * np.floor((rotation + np.pi) / (2 * np.pi))
+    c, s = np.cos(rotation), np.sin(rotation)
+    pts = uv[list(ROI_LANDMARKS)]
+    # into the rectangle's axes (un-rotate), take the box there, and its centre back
+    local = pts @ np.array([[c, -s], [s, c]])
+    lo, hi = local.min(0), local.max(0)
+    centre_local = (lo + hi) / 2.0
+    width, height = hi - lo
+    centre = np.array([[c, -s], [s, c]]) @ centre_local
+    centre = centre + np.array([-s, c]) * height * ROI_SHIFT_Y
+    side = max(width, height) * ROI_SCALE
+    return Rect(float(centre[0]), float(centre[1]), float(side), float(side), float(rotation))

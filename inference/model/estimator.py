@@ -82,6 +82,21 @@ class GenerativeEstimator:
         self.fitter = Fitter(self.model, FitConfig(steps_joint=config.refine_steps))
         self.refiner = LMRefiner(self.model)
         self.tokens_per_part = self.tok.cfg.tokens_per_part
+        self._landmark_net = None  # MediaPipe's landmark network, loaded on first use by image-token weights
+
+    @property
+    def uses_image(self) -> bool:
+        """Whether these weights condition on the image (image tokens, issue 13), not keypoints alone."""
+        return bool(self.net.cfg.image_tokens)
+
+    def image_context(self, image: np.ndarray, uv_view: np.ndarray, mirrored: bool, K: np.ndarray):
+        """One hand's ImageContext (image_context.py) from the RGB uint8 image and its view keypoints."""
+        from ..mediapipe_torch import load_landmark_net
+        from .image_context import image_context
+
+        if self._landmark_net is None:
+            self._landmark_net = load_landmark_net(str(self.device))
+        return image_context(self._landmark_net, image, [(uv_view, mirrored)], np.asarray(K, np.float64))
 
     def locked_mask(self, parts) -> torch.Tensor:
         """Part names (PARTS) -> (N,) bool over the token sequence."""
@@ -96,8 +111,10 @@ class GenerativeEstimator:
     @torch.no_grad()
     def __call__(self, keypoints_2d, confidence, K, side: str, world=None, hypotheses: int = 1, seed: int = 0,
                  temperature: float | None = None, locked: dict | None = None, steps: int | None = None,
-                 refine: bool | None = None) -> list[Hypothesis]:
+                 refine: bool | None = None, image: np.ndarray | None = None) -> list[Hypothesis]:
         """One hand -> hypotheses ranked best first. locked: {"tokens": [N ints], "parts": [names]}.
+        image: the RGB uint8 picture the keypoints were found in; weights with image tokens look at the
+        hand's crop in it (without it they decode from the keypoints alone, as they were also trained to).
 
         temperature None: 0 (greedy: the most likely tokens) for one hypothesis, 1 for more; steps None:
         config.greedy_steps at temperature 0, else config.steps.
@@ -132,9 +149,12 @@ class GenerativeEstimator:
             if ((lock_ids[lock_mask] < 0) | (lock_ids[lock_mask] >= codes)).any():
                 raise MaskHandError(f"locked tokens must lie in 0..{codes - 1} (tokens of these weights)")
         hypotheses = int(hypotheses)
+        evidence = None
+        if image is not None and self.uses_image:
+            evidence = self.image_context(image, uv[0].double().numpy(), mirror, Kt[0].double().numpy())
         dec = decode(self.net, kp_feat.to(self.device), glob.to(self.device), hypotheses=hypotheses,
                      steps=int(cfg.steps), temperature=temperature, seed=seed, locked_ids=lock_ids, locked=lock_mask,
-                     greedy_rows=int(cfg.greedy_first and hypotheses > 1 and temperature > 0))
+                     greedy_rows=int(cfg.greedy_first and hypotheses > 1 and temperature > 0), image=evidence)
         rot = self.tok.decode(dec.ids)
         kp, _ = self.hand(None, None, dec.betas, rotmats=rot)
         rot, kp = rot.cpu().double().numpy(), kp.cpu().double().numpy()

@@ -40,8 +40,9 @@ def masked_after(step: int, steps: int, total: int) -> int:
 @torch.no_grad()
 def decode(model: MaskedPoseTransformer, kp_feat: Tensor, glob_feat: Tensor, hypotheses: int = 1,
            steps: int = 5, temperature: float = 1.0, seed: int = 0, locked_ids: Tensor | None = None,
-           locked: Tensor | None = None, greedy_rows: int = 0) -> Decoded:
-    """One hand's context (1, 21, F), (1, G) -> H hypotheses.
+           locked: Tensor | None = None, greedy_rows: int = 0, image=None) -> Decoded:
+    """One hand's context (1, 21, F), (1, G) (and its ImageContext of one row, for a model with image
+    tokens) -> H hypotheses.
 
     temperature 0 = greedy (every row identical); locked (N,) bool with locked_ids (N,) fixes tokens.
     greedy_rows: the first that many rows decode greedily at any temperature (the other rows draw
@@ -51,6 +52,8 @@ def decode(model: MaskedPoseTransformer, kp_feat: Tensor, glob_feat: Tensor, hyp
     N, K, H = cfg.num_tokens, cfg.codebook_size, hypotheses
     device = kp_feat.device
     kp_feat, glob_feat = kp_feat.expand(H, -1, -1), glob_feat.expand(H, -1)
+    if image is not None:
+        image = image.to(device).expand(H)
     ids = torch.full((H, N), K, dtype=torch.long, device=device)
     fixed = torch.zeros(H, N, dtype=torch.bool, device=device)
     if locked is not None and locked.any():
@@ -62,7 +65,7 @@ def decode(model: MaskedPoseTransformer, kp_feat: Tensor, glob_feat: Tensor, hyp
     token_logp = torch.zeros(H, N, device=device)
     probs_out = None
     for step in range(steps):
-        logits, betas = model(ids, kp_feat, glob_feat)
+        logits, betas = model(ids, kp_feat, glob_feat, image)
         logp = torch.log_softmax(logits.float(), -1)                              # (H, N, K)
         if temperature > 0:
             p = torch.softmax(logits.float() / temperature, -1).cpu()
@@ -91,7 +94,7 @@ def decode(model: MaskedPoseTransformer, kp_feat: Tensor, glob_feat: Tensor, hyp
         ids = torch.where(fixed, ids, torch.full_like(ids, K))
         probs_out = torch.exp(logp)
     # betas from a last pass that sees every token
-    _, betas = model(ids, kp_feat, glob_feat)
+    _, betas = model(ids, kp_feat, glob_feat, image)
     free_mask = torch.ones(H, N, dtype=torch.bool, device=device)
     if locked is not None:
         free_mask[:, locked] = False
