@@ -1,0 +1,136 @@
+"""Image tokens for the masked transformer (issue 13, part 2): the crop the image context is cut from,
+the transformer's handling of hands with and without an image, and a real (tiny) training run from
+real MediaPipe detections of the project's renders to an estimator that looks at the image."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from maskhand.evaluation.metrics import project
+from maskhand.inference.images import load_image
+from maskhand.inference.keypoints import KeypointDetector
+from maskhand.inference.mediapipe_torch import load_landmark_net, run_landmarks
+from maskhand.inference.model import checkpoint
+from maskhand.inference.model.context import mirror_view
+from maskhand.inference.model.estimator import DEFAULT_TRANSFORMER, GenerativeEstimator, model_paths
+from maskhand.inference.model.image_context import ImageContext, crop_geometry, image_context, view_crop, view_rect
+from maskhand.inference.model.transformer import MaskedPoseTransformer, TransformerConfig
+
+REPO = Path(__file__).resolve().parents[1]
+HANDS = REPO / "tests" / "fixtures" / "hands"
+
+
+@pytest.fixture(scope="module")
+def fixtures():
+    xyz = json.loads((HANDS / "evaluation_xyz.json").read_text())
+    K = json.loads((HANDS / "evaluation_K.json").read_text())
+    meta = json.loads((HANDS / "evaluation_meta.json").read_text())["images"]
+    paths = sorted((HANDS / "evaluation" / "rgb").glob("*.jpg"))
+    with KeypointDetector() as det:
+        return [dict(image=load_image(p), K=np.array(k), side=m["side"], uv=project(np.array(x), np.array(k)),
+                     hand=det.detect(load_image(p))[0]) for p, x, k, m in zip(paths, xyz, K, meta)]
+
+
+def view_of(item):
+    """The hand's keypoints in the model's view (a left hand mirrored to a right one) and whether mirrored."""
+    uv = torch.as_tensor(item["hand"].keypoints_2d)[None]
+    mirrored = item["hand"].side == "left"
+    if mirrored:
+        uv, _ = mirror_view(uv, torch.as_tensor(item["K"])[None], None)
+    return uv[0].numpy(), mirrored
+
+
+def test_the_crop_shows_a_right_hand_where_its_keypoints_say(fixtures):
+    """Cut from the image in the model's view, every crop holds a right hand (left hands are the flipped
+    crop of the mirrored rectangle), upright, and MediaPipe's landmark network finds its keypoints where
+    crop_geometry puts them."""
+    net = load_landmark_net("cpu")
+    crops, expected, sides = [], [], []
+    for item in fixtures:
+        uv_view, mirrored = view_of(item)
+        rect = view_rect(uv_view)
+        crops.append(view_crop(item["image"], rect, mirrored, item["K"][0, 2]))
+        kp, glob = crop_geometry(uv_view, rect)
+        assert np.all((kp > 0.05) & (kp < 0.95))  # the whole hand inside, with a margin
+        assert abs(glob[0] ** 2 + glob[1] ** 2 - 1) < 1e-9 and 1.0 < glob[2] < 3.0
+        expected.append(kp * 224)
+        sides.append(item["side"])
+    out = run_landmarks(net, np.stack(crops))
+    assert {"left", "right"} <= set(sides)
+    # the network's handedness: > 0.5 = a right hand; every view is one, left hands included
+    assert (out.handedness.numpy() > 0.5).all(), out.handedness
+    for i, kp in enumerate(expected):
+        found = out.landmarks[i, :, :2].double().numpy()
+        error = np.linalg.norm(found - kp, axis=1)
+        assert np.median(error) < 0.03 * 224, (i, sides[i], np.median(error))
+        wrist_to_middle = found[9] - found[0]
+        assert wrist_to_middle[1] < -abs(wrist_to_middle[0])  # upright: the palm points up the crop
+
+
+def test_bundled_weights_take_keypoints_only():
+    ck = checkpoint.load(DEFAULT_TRANSFORMER, "transformer")
+    assert ck["config"].get("image_tokens", 0) == 0
+    est = GenerativeEstimator()
+    assert not est.uses_image
+    with pytest.raises(ValueError, match="no image tokens"):
+        cfg = est.net.cfg
+        est.net(torch.full((1, cfg.num_tokens), cfg.codebook_size), torch.zeros(1, 21, 9), torch.zeros(1, 4),
+                ImageContext(torch.zeros(1, 1152, 7, 7), torch.zeros(1, 21, 2), torch.zeros(1, 3),
+                             torch.ones(1, dtype=torch.bool)))
+
+
+def test_a_hand_without_an_image_is_decoded_as_without_image_tokens():
+    torch.manual_seed(0)
+    model = MaskedPoseTransformer(TransformerConfig(image_tokens=49, dropout=0.0)).eval()
+    B = 3
+    ids = torch.randint(0, 257, (B, 18))
+    kp, glob = torch.randn(B, 21, 9), torch.randn(B, 4)
+    image = ImageContext(torch.rand(B, 1152, 7, 7), torch.rand(B, 21, 2), torch.rand(B, 3),
+                         torch.tensor([True, False, True]))
+    with torch.no_grad():
+        with_image, betas_i = model(ids, kp, glob, image)
+        without, betas_n = model(ids, kp, glob, None)
+    assert torch.allclose(with_image[1], without[1], atol=1e-5) and torch.allclose(betas_i[1], betas_n[1], atol=1e-5)
+    assert (with_image[0] - without[0]).abs().max() > 1e-3  # the image changes what is predicted
+    with pytest.raises(ValueError, match="0 or 49"):
+        MaskedPoseTransformer(TransformerConfig(image_tokens=10))
+
+
+@pytest.mark.slow
+def test_train_an_image_token_model_from_real_detections_and_estimate_with_it(tmp_path, fixtures):
+    """tools/collect_detections.py --image-context on the fixture renders (real MediaPipe, real crops),
+    a few fine-tuning steps from the bundled keypoints-only weights, then the estimator looks at the image."""
+    dets = tmp_path / "dets.npz"
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "collect_detections.py"), str(HANDS), "--split",
+                           "evaluation", "--out", str(dets), "--image-context", "2"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    data = np.load(dets)
+    assert data["features"].shape == (len(data["uv"]), 2, 1152, 7, 7) and data["features"].dtype == np.float16
+    assert len(data["uv"]) == len(fixtures)
+    w = tmp_path / "w"
+    w.mkdir()
+    (w / "tokenizer.pt").write_bytes(model_paths()[0].read_bytes())
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"steps": 3, "batch": 16, "pose_pool": 600, "held_out": 64, "threads": 1,
+                               "tokenizer": str(w / "tokenizer.pt"), "init": str(DEFAULT_TRANSFORMER),
+                               "detections": str(dets), "detections_fraction": 0.5, "detections_held_out": 0.25,
+                               "model": {"dropout": 0.0, "image_tokens": 49}}))
+    proc = subprocess.run([sys.executable, "-m", "maskhand", "train", "transformer", "--config", str(cfg), "--out",
+                           str(w / "transformer.pt")], capture_output=True, text=True, timeout=600, cwd=REPO.parent)
+    assert proc.returncode == 0, proc.stderr
+    ck = checkpoint.load(w / "transformer.pt", "transformer")
+    assert ck["config"]["image_tokens"] == 49
+    assert {"detections_pa_mpjpe_mm_image", "detections_pa_mpjpe_mm_keypoints_only"} <= set(ck["metrics"])
+    est = GenerativeEstimator(None, *model_paths(w))
+    assert est.uses_image
+    item = next(f for f in fixtures if f["side"] == "left")
+    h = item["hand"]
+    looked = est(h.keypoints_2d, h.confidence, item["K"], h.side, h.world, image=item["image"], refine=False)
+    blind = est(h.keypoints_2d, h.confidence, item["K"], h.side, h.world, refine=False)
+    assert np.isfinite(looked[0].keypoints_3d).all()
+    assert looked[0].tokens != blind[0].tokens or not np.allclose(looked[0].mano["betas"], blind[0].mano["betas"])
