@@ -2,6 +2,10 @@
 
     .venv/bin/python benchmarks/bench_refine.py [--sets fixtures,vt,bench,real] [--variants a,b,...]
         [--vt /tmp/vt] [--bench DIR] [--real GT3D.json] [--repeat 1] [--cache dets.pkl] [--list]
+        [--checkpoints bundled,image=DIR]
+
+--checkpoints compares weights (a label=folder holding tokenizer.pt and transformer.pt, or "bundled");
+weights with image tokens (issue 13) are given the image unless the variant spec says img=0.
 
 MediaPipe (static mode, predict's detector settings) runs once per image; every variant then sees
 the same matched detections, so the rows differ only by what the model does with them. Per set and
@@ -64,6 +68,8 @@ def variant(name: str):
             kw["hypotheses"] = int(v)
         elif k == "temp":
             kw["temperature"] = float(v)
+        elif k == "img":  # img=0: an image-token model decodes from the keypoints alone
+            over["_image"] = v != "0"
         elif k == "ww":  # the refinement's world-landmark weight (FitConfig.w_world)
             over["_w_world"] = float(v)
         elif k == "refine" and v == "none":
@@ -101,16 +107,18 @@ def load_sets(args) -> dict[str, list[Sample]]:
 
 
 def detect_all(sets, cache: Path | None):
-    """{image path: [HandKeypoints]} from MediaPipe static mode (predict's settings), cached."""
+    """{image path: [HandKeypoints]} from MediaPipe static mode (predict's settings: its threshold for
+    photos and the retry views), cached."""
     from maskhand.inference.images import load_image
     from maskhand.inference.keypoints import KeypointDetector
+    from maskhand.inference.pipeline import PHOTO_DETECTION_CONFIDENCE
 
     found = {}
     if cache and cache.is_file():
         found = pickle.loads(cache.read_bytes())
     todo = sorted({str(s.image) for v in sets.values() for s in v} - set(found))
     if todo:
-        with KeypointDetector(max_hands=2) as det:
+        with KeypointDetector(max_hands=2, min_detection_confidence=PHOTO_DETECTION_CONFIDENCE) as det:
             for p in todo:
                 found[p] = det.detect(load_image(p))
         if cache:
@@ -219,6 +227,8 @@ def main() -> int:
     ap.add_argument("--world", choices=("mediapipe", "direct", "flip"), default="mediapipe",
                     help="world landmarks given to the model (and scored in the mediapipe row): MediaPipe's, the "
                          "torch network's on the palm crop, or its flip-averaged ones")
+    ap.add_argument("--checkpoints", default="bundled",
+                    help="comma-separated label=folder (tokenizer.pt + transformer.pt) or 'bundled'")
     ap.add_argument("--list", action="store_true")
     args = ap.parse_args()
     if args.list:
@@ -226,48 +236,53 @@ def main() -> int:
         return 0
     torch.set_num_threads(1)
     from maskhand.inference.fit import FitConfig
-    from maskhand.inference.model.estimator import GenerativeEstimator
+    from maskhand.inference.images import load_image
+    from maskhand.inference.model.estimator import GenerativeEstimator, model_paths
 
     sets = load_sets(args)
     found = detect_all(sets, args.cache)
     if args.world != "mediapipe":
         flips = flip_worlds(found, args.cache.with_suffix(".flip.pkl") if args.cache else None)
         found = with_flip_world(found, flips, args.world)
-    est = GenerativeEstimator()
-    base = est.config
+    weights = [c.split("=", 1) if "=" in c else (c, None) for c in args.checkpoints.split(",")]
     print(f"torch threads {torch.get_num_threads()}, seed {args.seed}, repeat {args.repeat}")
-    print("| set | variant | found | PA-MPJPE mm | PCK@0.05 2D | best-of-N mm | ms/hand (median) |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| set | weights | variant | found | PA-MPJPE mm | PCK@0.05 2D | best-of-N mm | ms/hand (median) |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
     for set_name, samples in sets.items():
         pairs = matched(samples, found)
         hits_found = [(s, d) for s, d in pairs if d is not None]
         e, h = zip(*[score(d.world, d.keypoints_2d, s) for s, d in hits_found]) if hits_found else ((), ())
         pa, pck = summary(list(e), list(h))
-        print(f"| {set_name} | mediapipe | {len(hits_found)}/{len(pairs)} | {pa:.2f} | {pck:.3f} | | |")
-        for v in args.variants.split(","):  # specs use ':' between keys
-            over, kw = variant(v)
-            over = dict(over)
-            est.refiner.fit_config = replace(FitConfig(), w_world=over.pop("_w_world", FitConfig().w_world))
-            est.config = replace(base, **over)
-            errs, hits, best, ms = [], [], [], []
-            for s, d in hits_found:
-                for r in range(args.repeat):
-                    t0 = time.perf_counter()
-                    hyps = est(d.keypoints_2d, d.confidence, s.K, d.side, d.world, seed=args.seed, **kw)
-                    ms.append((time.perf_counter() - t0) * 1000)
-                    if r == 0:
-                        res = hyps
-                e1, h1 = score(res[0].keypoints_3d, M.project(res[0].keypoints_3d, s.K), s)
-                errs.append(e1)
-                hits.append(h1)
-                if len(res) > 1:
-                    best.append(min(np.nanmean(score(x.keypoints_3d, M.project(x.keypoints_3d, s.K), s)[0])
-                                    for x in res) * 1000)
-            pa, pck = summary(errs, hits)
-            b = f"{np.mean(best):.2f}" if best else ""
-            med = statistics.median(ms) if ms else float("nan")
-            print(f"| {set_name} | {v} | {len(hits_found)}/{len(pairs)} | {pa:.2f} | {pck:.3f} | {b} | {med:.1f} |",
-                  flush=True)
+        print(f"| {set_name} | | mediapipe | {len(hits_found)}/{len(pairs)} | {pa:.2f} | {pck:.3f} | | |")
+        for label, folder in weights:
+            est = GenerativeEstimator(None, *model_paths(None if folder in (None, "bundled") else folder))
+            base = est.config
+            for v in args.variants.split(","):  # specs use ':' between keys
+                over, kw = variant(v)
+                over = dict(over)
+                look = over.pop("_image", True) and est.uses_image
+                est.refiner.fit_config = replace(FitConfig(), w_world=over.pop("_w_world", FitConfig().w_world))
+                est.config = replace(base, **over)
+                errs, hits, best, ms = [], [], [], []
+                for s, d in hits_found:
+                    image = load_image(s.image) if look else None
+                    for r in range(args.repeat):
+                        t0 = time.perf_counter()
+                        hyps = est(d.keypoints_2d, d.confidence, s.K, d.side, d.world, seed=args.seed, image=image, **kw)
+                        ms.append((time.perf_counter() - t0) * 1000)
+                        if r == 0:
+                            res = hyps
+                    e1, h1 = score(res[0].keypoints_3d, M.project(res[0].keypoints_3d, s.K), s)
+                    errs.append(e1)
+                    hits.append(h1)
+                    if len(res) > 1:
+                        best.append(min(np.nanmean(score(x.keypoints_3d, M.project(x.keypoints_3d, s.K), s)[0])
+                                        for x in res) * 1000)
+                pa, pck = summary(errs, hits)
+                b = f"{np.mean(best):.2f}" if best else ""
+                med = statistics.median(ms) if ms else float("nan")
+                print(f"| {set_name} | {label} | {v} | {len(hits_found)}/{len(pairs)} | {pa:.2f} | {pck:.3f} | {b} | "
+                      f"{med:.1f} |", flush=True)
     return 0
 
 

@@ -18,6 +18,7 @@ from ..handmodel.registry import load_hand_model
 from .results import HandResult, Hypothesis
 
 ESTIMATORS = ("auto", "model", "fitted", "mediapipe")
+FRAME_DETECTORS = ("auto", "mediapipe", "torch")
 # The palm detector's threshold for photos: MediaPipe static mode's 0.3 (issue 13 compares with it);
 # on the project's hand-free pictures it finds no false hand, as at 0.5 (docs/BENCHMARKS.md).
 PHOTO_DETECTION_CONFIDENCE = 0.3
@@ -32,13 +33,16 @@ class Pipeline:
     def __init__(self, estimator: str = "auto", max_hands: int = 2, mano_dir=None,
                  min_detection_confidence: float | None = None, tracking: bool = False, device: str = "cpu",
                  steps: int | None = None, refine: bool | None = None, checkpoint=None,
-                 retry: bool | None = None):
+                 retry: bool | None = None, frame_detector: str = "auto", frame_batch: int = 16):
         """checkpoint: a folder holding tokenizer.pt and transformer.pt (default: the bundled weights);
         giving one makes "auto" mean "model". retry: KeypointDetector's second look at photos where
         MediaPipe finds no hand (None: on for photos, off when tracking). min_detection_confidence:
         the palm detector's threshold; None = PHOTO_DETECTION_CONFIDENCE for photos (a missed hand
         fails the request), MediaPipe's 0.5 when tracking (a false palm would be followed for frames,
-        while a missed frame is a gap the take fills)."""
+        while a missed frame is a gap the take fills). frame_detector (tracking only): "mediapipe" =
+        MediaPipe's video mode, a graph call per frame; "torch" = its networks in torch over
+        `frame_batch` frames per call (frame_batches.py); "auto" = torch on CUDA/MPS, else mediapipe
+        (on a CPU batching does not pay)."""
         if estimator not in ESTIMATORS:
             raise MaskHandError(f"unknown estimator {estimator!r}; expected one of {', '.join(ESTIMATORS)}")
         from .keypoints import KeypointDetector
@@ -62,8 +66,18 @@ class Pipeline:
             self.generative = GenerativeEstimator(right, *paths, device=device)
         if min_detection_confidence is None:
             min_detection_confidence = 0.5 if tracking else PHOTO_DETECTION_CONFIDENCE
-        self.detector = KeypointDetector(max_hands=max_hands, min_detection_confidence=min_detection_confidence,
-                                         tracking=tracking, retry=retry)
+        if frame_detector not in FRAME_DETECTORS:
+            raise MaskHandError(f"unknown frame detector {frame_detector!r}; expected one of {', '.join(FRAME_DETECTORS)}")
+        if frame_detector == "auto":
+            frame_detector = "torch" if device in ("cuda", "mps") else "mediapipe"
+        if tracking and frame_detector == "torch":
+            from .frame_batches import BatchedHandDetector
+
+            self.detector = BatchedHandDetector(max_hands=max_hands, min_detection_confidence=min_detection_confidence,
+                                                batch=frame_batch, device=device)
+        else:
+            self.detector = KeypointDetector(max_hands=max_hands, min_detection_confidence=min_detection_confidence,
+                                             tracking=tracking, retry=retry)
         self.timings = {"detect": 0.0, "fit": 0.0, "model": 0.0}
         if device == "cpu":
             # Per-hand tensors are tiny: handing them to a second thread costs more than it saves
@@ -97,9 +111,27 @@ class Pipeline:
         and the fingers to keep, as a previous HandResult reports them); the baselines give one
         hypothesis and ignore them.
         """
+        return self.estimate(image, K, self.detect_frames([image])[0], hypotheses=hypotheses, seed=seed,
+                             temperature=temperature, locked=locked)
+
+    @property
+    def frame_batch(self) -> int:
+        """How many frames the detector takes per call (1: MediaPipe's graph, a frame at a time)."""
+        return getattr(self.detector, "batch", 1)
+
+    def detect_frames(self, images: list[np.ndarray]) -> list[list]:
+        """The detector's hands (keypoints.HandKeypoints) in each image; consecutive frames when tracking."""
         t0 = time.perf_counter()
-        found = self.detector.detect(image)
+        if hasattr(self.detector, "detect_batch"):
+            found = self.detector.detect_batch(images)
+        else:
+            found = [self.detector.detect(image) for image in images]
         self.timings["detect"] += (time.perf_counter() - t0) * 1000
+        return found
+
+    def estimate(self, image: np.ndarray, K: np.ndarray, found: list, hypotheses: int = 1, seed: int = 0,
+                 temperature: float | None = None, locked: dict | None = None) -> list[HandResult]:
+        """The estimator on hands already detected in `image` (detect_frames); arguments as __call__'s."""
         results = []
         for det in found:
             hand = HandResult(side=det.side, score=float(det.score), keypoints_2d=det.keypoints_2d,

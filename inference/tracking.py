@@ -9,6 +9,7 @@ the path through VIDEO_HYPOTHESES hypotheses per frame); the model's in-betweens
 """
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 
@@ -27,7 +28,7 @@ def track(source, frame_range=None, estimator: str = "auto", hypotheses: int = V
           temperature: float | None = None, locked: dict | None = None, max_hands: int = 2, K=None,
           on_frame: Callable[[int, int | None, int, list[dict]], None] | None = None,
           should_stop: Callable[[], bool] | None = None, mano_dir=None, pipeline=None,
-          fill_gaps: bool = False) -> Take:
+          fill_gaps: bool = False, frame_detector: str = "auto") -> Take:
     """Estimate the hands in every frame of `source` (a movie, image folder, pattern, list or one image).
 
     Args:
@@ -43,6 +44,8 @@ def track(source, frame_range=None, estimator: str = "auto", hypotheses: int = V
             kept hand carries the same side's other detections under "others").
         should_stop: checked before each frame; True ends the take early, keeping the frames done.
         pipeline: an open Pipeline(tracking=True) to reuse (its detector is reset; not closed here).
+        frame_detector: as Pipeline takes it ("auto": MediaPipe's video mode on a CPU, its networks in
+            torch over batches of frames on CUDA/MPS); ignored when a pipeline is given.
         fill_gaps: with the generative model, fill short gaps with its in-betweens (Take.prior_fills);
             off by default: on tests/fixtures/hand_clip.mp4 with frames 4-6 cut, the in-betweens were
             6.1-7.5 mm PA-MPJPE against 4.0-5.0 mm for the spline Take.smoothed falls back to.
@@ -63,7 +66,8 @@ def track(source, frame_range=None, estimator: str = "auto", hypotheses: int = V
         from .pipeline import Pipeline
 
         try:
-            pipeline = Pipeline(estimator=estimator, max_hands=max_hands, tracking=True, mano_dir=mano_dir)
+            pipeline = Pipeline(estimator=estimator, max_hands=max_hands, tracking=True, mano_dir=mano_dir,
+                                frame_detector=frame_detector)
         except BaseException:
             frames.close()  # the clip must not stay open when the models cannot load
             raise
@@ -76,25 +80,29 @@ def track(source, frame_range=None, estimator: str = "auto", hypotheses: int = V
         with frames:
             total = frames.count or None
             it = iter(frames)
-            while True:
+            while not cancelled:
                 if should_stop is not None and should_stop():
                     cancelled = True
                     break
+                # a batch of frames for a batched detector (frame_batches.py), else one frame
                 t0 = time.perf_counter()
-                try:
-                    index, image = next(it)
-                except StopIteration:
-                    break
+                chunk = list(itertools.islice(it, pipeline.frame_batch))
                 read_ms += (time.perf_counter() - t0) * 1000
-                h, w = image.shape[:2]
-                frame_K = default_intrinsics(w, h) if K is None else np.asarray(K, np.float64)
-                if size is None:
-                    size, first_K = (w, h), frame_K
-                hands = pipeline(image, frame_K, hypotheses=hypotheses, seed=seed, temperature=temperature,
-                                 locked=locked)
-                kept = builder.add(index, [hand.to_json() for hand in hands])
-                if on_frame is not None:
-                    on_frame(len(builder.frames), total, int(index), kept)
+                if not chunk:
+                    break
+                for (index, image), found in zip(chunk, pipeline.detect_frames([img for _, img in chunk])):
+                    if len(chunk) > 1 and should_stop is not None and should_stop():
+                        cancelled = True
+                        break
+                    h, w = image.shape[:2]
+                    frame_K = default_intrinsics(w, h) if K is None else np.asarray(K, np.float64)
+                    if size is None:
+                        size, first_K = (w, h), frame_K
+                    hands = pipeline.estimate(image, frame_K, found, hypotheses=hypotheses, seed=seed,
+                                              temperature=temperature, locked=locked)
+                    kept = builder.add(index, [hand.to_json() for hand in hands])
+                    if on_frame is not None:
+                        on_frame(len(builder.frames), total, int(index), kept)
         if not builder.frames and not cancelled:
             raise MaskHandError(f"{source} gave no frames to track")
         timings = {k: v - before.get(k, 0.0) for k, v in pipeline.timings.items()}
