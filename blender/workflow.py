@@ -188,7 +188,9 @@ def finish_estimate(context, job: EstimateJob) -> list[tuple[str, str]]:
         posed.append(f"{side} -> '{rigs[side].name}'")
     _select(context, next(iter(first_of_side.values())), pose=False)
     remember_frame(settings)
-    found = ", ".join(f"{h['side']} ({h['score']:.2f})" for h in hands)
+    found = ", ".join(f"{h['side']} ({h['score']:.2f}" + ("" if h.get("found_by", "mediapipe") == "mediapipe"
+                                                      else f", on a second look: {h['found_by']}") + ")"
+                      for h in hands)
     settings.status = f"Found {len(hands)} hand(s): {found}"
     reports = [('INFO', f"{settings.status}; posed {', '.join(posed) or 'no rig'}")]
     for side in missing:

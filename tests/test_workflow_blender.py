@@ -156,6 +156,26 @@ def test_estimate_lists_hands_and_poses_matching_rigs(rigs, three_hands):
     assert same_rotations(read_pose(right), pose_now).all(), "Keyframe keyed another pose than the one shown"
 
 
+def test_a_hand_found_on_a_second_look_says_so(rigs, tmp_path):
+    """A render cut tight around its hand (MediaPipe alone finds nothing there; the backend's retry
+    views do, tests/test_hand_search.py): the Estimate button poses the rig and its report says how."""
+    xyz = np.array(json.loads((RGB.parents[1] / "evaluation_xyz.json").read_text())[2])
+    K = np.array(json.loads((RGB.parents[1] / "evaluation_K.json").read_text())[2])
+    uv = (xyz @ K.T)[:, :2] / (xyz @ K.T)[:, 2:]
+    centre, half = (uv.min(0) + uv.max(0)) / 2, (uv.max(0) - uv.min(0)).max() * 1.1 / 2
+    x0, y0 = np.maximum(0, np.floor(centre - half)).astype(int)
+    x1, y1 = np.ceil(centre + half).astype(int)
+    path = tmp_path / "tight.png"
+    path.write_bytes(png_bytes(np.ascontiguousarray(load_rgb(RGB / "00000002.jpg")[y0:y1, x0:x1])))
+    right, _ = rigs
+    s = settings()
+    s.image_path, s.hypotheses_count = str(path), 1
+    assert bpy.ops.view3d.maskhand_estimate() == {'FINISHED'}
+    assert [h.side for h in s.hypotheses] == ["right"]
+    assert "on a second look: zoom out" in s.status, s.status
+    assert not same_rotations(read_pose(right), rest()).all()
+
+
 def test_resample_keeps_locked_fingers(rigs):
     right, _ = rigs
     s = settings()
