@@ -25,11 +25,9 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from ..errors import MaskHandError
-from .hand_search import SAME_HAND_OVERLAP, _extent, _overlap
-from .keypoints import HandKeypoints, _confidence, _downscaled, square_box
-from .mediapipe_torch.crops import Rect, crop, landmarks_rect, to_image
-
-LANDMARK_SIZE = 224
+from .hand_search import FoundHand, hands_in_crops, same_place
+from .keypoints import HandKeypoints, _downscaled
+from .mediapipe_torch.crops import Rect, landmarks_rect
 
 
 class BatchedHandDetector:
@@ -54,7 +52,7 @@ class BatchedHandDetector:
         self.palm_net = load_palm_detector(device)
         self.landmark_net = load_landmark_net(device)
         # the previous frame's hands, in its downscaled pixels (a clip's frames share one size)
-        self._last: list[HandKeypoints] = []
+        self._last: list[FoundHand] = []
 
     def reset(self) -> None:
         """Forget the previous frame: the next one is searched from scratch."""
@@ -77,7 +75,7 @@ class BatchedHandDetector:
         scales = [np.array([f.shape[1] / s.shape[1], f.shape[0] / s.shape[0]]) for f, s in zip(full, small)]
         palms = detect_palms(self.palm_net, small, min_score=self.min_palm_score)
         requests = [(i, p.hand_rect(), "palm") for i, frame in enumerate(palms) for p in frame]
-        found: list[list[HandKeypoints]] = [[] for _ in small]
+        found: list[list[FoundHand]] = [[] for _ in small]
         self._add(found, small, requests)
         # tracking: hands of the frame before that this frame lacks, from their landmarks' crop there;
         # each round follows the frames whose predecessor gained a hand in the round before
@@ -89,20 +87,12 @@ class BatchedHandDetector:
                     continue
                 before = found[i - 1] if i else self._last
                 for hand in before:
-                    if len(found[i]) < self.max_hands and not _same_place(hand, found[i]):
+                    if len(found[i]) < self.max_hands and not same_place(hand, found[i]):
                         requests.append((i, landmarks_rect(hand.keypoints_2d), "tracked"))
             changed = self._add(found, small, requests)
         self._last = found[-1]
-        out = []
-        for hands, scale, img in zip(found, scales, full):
-            frame = []
-            for h in hands:
-                uv = h.keypoints_2d * scale
-                frame.append(HandKeypoints(side=h.side, score=h.score, keypoints_2d=uv,
-                                           confidence=_confidence(uv, h.score, img.shape[1], img.shape[0]),
-                                           world=h.world, box=square_box(uv), found_by=h.found_by))
-            out.append(sorted(frame, key=lambda h: h.center[0]))
-        return out
+        return [sorted((h.keypoints(img.shape[1], img.shape[0], scale) for h in hands), key=lambda h: h.center[0])
+                for hands, scale, img in zip(found, scales, full)]
 
     def detect_sequence(self, frames: Iterable[tuple[int, np.ndarray]]) -> Iterator[tuple[int, list[HandKeypoints]]]:
         """(index, hands) per frame of a clip (frames.open_frames or (index, image) pairs), `batch` at a time."""
@@ -116,36 +106,16 @@ class BatchedHandDetector:
         if chunk:
             yield from zip((i for i, _ in chunk), self.detect_batch([img for _, img in chunk]))
 
-    def _add(self, found: list[list[HandKeypoints]], small: list[np.ndarray],
+    def _add(self, found: list[list[FoundHand]], small: list[np.ndarray],
              requests: list[tuple[int, Rect, str]]) -> set[int]:
-        """The landmark network on the requested crops (one call); hands that pass join their frames.
-        Returns the frames that gained a hand."""
-        from .mediapipe_torch import run_landmarks
-
+        """The landmark network on the requested crops (one call); hands that pass join their frames,
+        best presence first. Returns the frames that gained a hand."""
         if not requests:
             return set()
-        crops = np.stack([crop(small[i], rect, LANDMARK_SIZE) for i, rect, _ in requests])
-        out = run_landmarks(self.landmark_net, crops, batch_size=max(self.batch, 1) * self.max_hands)
-        candidates = []
-        for k, (i, rect, how) in enumerate(requests):
-            presence = float(out.presence[k])
-            if presence < self.min_presence:
-                continue
-            uv = to_image(out.landmarks[k, :, :2].double().numpy(), rect, LANDMARK_SIZE)
-            c, s = np.cos(rect.rotation), np.sin(rect.rotation)
-            world = out.world[k].double().numpy() @ np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]).T
-            handedness = float(out.handedness[k])
-            score = max(handedness, 1.0 - handedness)
-            candidates.append((presence, i, HandKeypoints(
-                side="right" if handedness > 0.5 else "left", score=score, keypoints_2d=uv,
-                confidence=np.full(21, score), world=world, box=square_box(uv), found_by=how)))
+        hands = hands_in_crops(self.landmark_net, [(small[i], rect, how) for i, rect, how in requests])
         added = set()
-        for _, i, hand in sorted(candidates, key=lambda c: -c[0]):
-            if len(found[i]) < self.max_hands and not _same_place(hand, found[i]):
+        for (i, _, _), hand in sorted(zip(requests, hands), key=lambda pair: -pair[1].presence):
+            if hand.presence >= self.min_presence and len(found[i]) < self.max_hands and not same_place(hand, found[i]):
                 found[i].append(hand)
                 added.add(i)
         return added
-
-
-def _same_place(hand: HandKeypoints, others: list[HandKeypoints]) -> bool:
-    return any(_overlap(_extent(hand.keypoints_2d), _extent(o.keypoints_2d)) > SAME_HAND_OVERLAP for o in others)

@@ -82,20 +82,55 @@ def views(width: int, height: int) -> list[View]:
 
 @dataclass
 class FoundHand:
-    """A hand found by the torch networks, in the original image's pixels.
+    """A hand the landmark network found in a crop, in the image's pixels.
 
     keypoints_2d (21, 2) px; world (21, 3) metres in MediaPipe's camera-aligned axes; presence and
-    handedness (> 0.5: the person's right hand) from the landmark network; palm_score from the palm
-    detector; view: the name of the view whose palm it came from; rect: the landmark crop.
+    handedness (> 0.5: the person's right hand) from the landmark network; found_by: which try's crop
+    it came from (a retry view's name here; "palm" or "tracked" in frame_batches); rect: the crop.
     """
 
     keypoints_2d: np.ndarray
     world: np.ndarray
     presence: float
     handedness: float
-    palm_score: float
-    view: str
+    found_by: str
     rect: Rect
+
+    def keypoints(self, width: int, height: int, scale=(1.0, 1.0)):
+        """As keypoints.HandKeypoints of a width x height image whose pixels are `scale` times these
+        (side from the handedness; score = its distance from 0.5, as MediaPipe's handedness score)."""
+        from .keypoints import HandKeypoints, hand_confidence, square_box
+
+        uv = self.keypoints_2d * np.asarray(scale, np.float64)
+        score = max(self.handedness, 1.0 - self.handedness)
+        return HandKeypoints(side="right" if self.handedness > 0.5 else "left", score=score, keypoints_2d=uv,
+                             confidence=hand_confidence(uv, score, width, height), world=self.world,
+                             box=square_box(uv), found_by=self.found_by)
+
+
+def hands_in_crops(net, crops: list[tuple[np.ndarray, Rect, str]]) -> list[FoundHand]:
+    """The landmark network on MediaPipe's crops of (image, rect, found_by), one batch: a FoundHand per
+    crop, in its image's pixels, world landmarks turned from the crop's axes into the image's."""
+    from .mediapipe_torch import run_landmarks
+
+    out = run_landmarks(net, np.stack([crop(image, rect, LANDMARK_SIZE) for image, rect, _ in crops]))
+    hands = []
+    for i, (_, rect, how) in enumerate(crops):
+        uv = to_image(out.landmarks[i, :, :2].double().numpy(), rect, LANDMARK_SIZE)
+        c, s = np.cos(rect.rotation), np.sin(rect.rotation)
+        turn = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])  # crop axes -> image axes
+        hands.append(FoundHand(keypoints_2d=uv, world=out.world[i].double().numpy() @ turn.T,
+                               presence=float(out.presence[i]), handedness=float(out.handedness[i]),
+                               found_by=how, rect=rect))
+    return hands
+
+
+def same_place(hand: FoundHand, others) -> bool:
+    """Whether `hand` is one of `others` (anything with keypoints_2d) seen again: their square boxes
+    share more than SAME_HAND_OVERLAP of the smaller one (a tile's partial view of a hand gives a
+    small box inside the whole hand's)."""
+    box = _extent(hand.keypoints_2d)
+    return any(_overlap(box, _extent(o.keypoints_2d)) > SAME_HAND_OVERLAP for o in others)
 
 
 class HandSearch:
@@ -131,26 +166,11 @@ class HandSearch:
     def landmarks(self, image: np.ndarray, palms: list[tuple[Palm, str]]) -> list[FoundHand]:
         """The landmark network on each palm's hand rectangle (one batch), hands above min_presence,
         one per place, best presence first."""
-        from .mediapipe_torch import run_landmarks
-
-        rects = [palm.hand_rect() for palm, _ in palms]
-        out = run_landmarks(self.landmark_net, np.stack([crop(image, r, LANDMARK_SIZE) for r in rects]))
-        hands = []
-        for i, ((palm, view), rect) in enumerate(zip(palms, rects)):
-            presence = float(out.presence[i])
-            if presence < self.min_presence:
-                continue
-            uv = to_image(out.landmarks[i, :, :2].double().numpy(), rect, LANDMARK_SIZE)
-            c, s = np.cos(rect.rotation), np.sin(rect.rotation)
-            turn = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])  # crop axes -> image axes
-            hands.append(FoundHand(keypoints_2d=uv, world=out.world[i].double().numpy() @ turn.T,
-                                   presence=presence, handedness=float(out.handedness[i]),
-                                   palm_score=palm.score, view=view, rect=rect))
-        hands.sort(key=lambda h: -h.presence)
+        hands = [h for h in hands_in_crops(self.landmark_net, [(image, palm.hand_rect(), view) for palm, view in palms])
+                 if h.presence >= self.min_presence]
         kept = []
-        for hand in hands:
-            # a tile's partial view of a hand gives a small box inside the whole hand's: not a second hand
-            if all(_overlap(_extent(hand.keypoints_2d), _extent(k.keypoints_2d)) <= SAME_HAND_OVERLAP for k in kept):
+        for hand in sorted(hands, key=lambda h: -h.presence):
+            if not same_place(hand, kept):
                 kept.append(hand)
         return kept
 

@@ -137,7 +137,7 @@ class KeypointDetector:
             xyz = np.array([[p.x, p.y, p.z] for p in world.landmark], dtype=np.float64)
             score = float(label.score)
             hands.append(HandKeypoints(side=_MIRRORED_LABEL[label.label], score=score, keypoints_2d=uv,
-                                       confidence=_confidence(uv, score, width, height), world=xyz,
+                                       confidence=hand_confidence(uv, score, width, height), world=xyz,
                                        box=square_box(uv)))
         hands.sort(key=lambda h: h.center[0])
         return hands
@@ -148,15 +148,8 @@ class KeypointDetector:
             from .hand_search import HandSearch
 
             self._search = HandSearch(*self._thresholds)
-        scale = np.array([width / small.shape[1], height / small.shape[0]])
-        hands = []
-        for found in self._search.search(small, max_hands=self.max_hands):
-            uv = found.keypoints_2d * scale
-            right = found.handedness > 0.5
-            score = max(found.handedness, 1.0 - found.handedness)
-            hands.append(HandKeypoints(side="right" if right else "left", score=score, keypoints_2d=uv,
-                                       confidence=_confidence(uv, score, width, height), world=found.world,
-                                       box=square_box(uv), found_by=found.view))
+        scale = (width / small.shape[1], height / small.shape[0])
+        hands = [found.keypoints(width, height, scale) for found in self._search.search(small, max_hands=self.max_hands)]
         hands.sort(key=lambda h: h.center[0])
         return hands
 
@@ -217,8 +210,8 @@ def square_box(keypoints_2d: np.ndarray, scale: float = BOX_SCALE) -> tuple[floa
     return (float(cx - half), float(cy - half), float(cx + half), float(cy + half))
 
 
-def _confidence(uv: np.ndarray, score: float, width: int, height: int) -> np.ndarray:
-    """Per keypoint: the hand's score, halved outside the image (module docstring)."""
+def hand_confidence(uv: np.ndarray, score: float, width: int, height: int) -> np.ndarray:
+    """Per keypoint of a width x height image: the hand's score, halved outside the image (module docstring)."""
     inside = (uv[:, 0] >= 0) & (uv[:, 0] <= width) & (uv[:, 1] >= 0) & (uv[:, 1] <= height)
     return np.where(inside, score, score * OUTSIDE_IMAGE_WEIGHT)
 
