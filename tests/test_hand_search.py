@@ -1,20 +1,15 @@
 """The second look for hands MediaPipe missed (inference/hand_search.py, issue 13 part 5): real
 MediaPipe and its torch networks on the project's renders, cropped tight around the hand, a framing
 MediaPipe's palm detector misses (no room around the palm) and the "zoom out" views recover."""
-import json
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
+from rendered_hands import rendered_hands
 
-from maskhand.evaluation.metrics import project
 from maskhand.inference.hand_search import View, views
-from maskhand.inference.images import load_image
 from maskhand.inference.keypoints import KeypointDetector
 from maskhand.inference.pipeline import Pipeline
 
-HANDS = Path(__file__).resolve().parent / "fixtures" / "hands"
 CROP = 224
 # Renders whose hand MediaPipe finds in the full image but not in a crop of 1.0-1.1x the hand's
 # keypoint extent (measured: fixtures 1 (the fist), 2 (pointing) and 6 (peace); 0, 3, 4, 5, 7 are
@@ -37,12 +32,7 @@ def tight_crop(image, uv, scale):
 
 @pytest.fixture(scope="module")
 def fixtures():
-    xyz = json.loads((HANDS / "evaluation_xyz.json").read_text())
-    K = json.loads((HANDS / "evaluation_K.json").read_text())
-    meta = json.loads((HANDS / "evaluation_meta.json").read_text())["images"]
-    paths = sorted((HANDS / "evaluation" / "rgb").glob("*.jpg"))
-    return [dict(image=load_image(p), uv=project(np.array(x), np.array(k)), side=m["side"])
-            for p, x, k, m in zip(paths, xyz, K, meta)]
+    return rendered_hands()
 
 
 @pytest.fixture(scope="module")

@@ -10,29 +10,24 @@ import numpy as np
 import pytest
 import torch
 
-from maskhand.evaluation.metrics import project
-from maskhand.inference.images import load_image
+from rendered_hands import HANDS, rendered_hands
+
 from maskhand.inference.keypoints import KeypointDetector
 from maskhand.inference.mediapipe_torch import load_landmark_net, run_landmarks
 from maskhand.inference.model import checkpoint
 from maskhand.inference.model.context import mirror_view
 from maskhand.inference.model.estimator import DEFAULT_TRANSFORMER, GenerativeEstimator, model_paths
-from maskhand.inference.model.image_context import ImageContext, crop_geometry, image_context, view_crop, view_rect
+from maskhand.inference.model.image_context import ImageContext, crop_geometry, view_crop, view_rect
 from maskhand.inference.model.transformer import MaskedPoseTransformer, TransformerConfig
 
 REPO = Path(__file__).resolve().parents[1]
-HANDS = REPO / "tests" / "fixtures" / "hands"
 
 
 @pytest.fixture(scope="module")
 def fixtures():
-    xyz = json.loads((HANDS / "evaluation_xyz.json").read_text())
-    K = json.loads((HANDS / "evaluation_K.json").read_text())
-    meta = json.loads((HANDS / "evaluation_meta.json").read_text())["images"]
-    paths = sorted((HANDS / "evaluation" / "rgb").glob("*.jpg"))
+    """The fixture renders with MediaPipe's detection of each one's hand."""
     with KeypointDetector() as det:
-        return [dict(image=load_image(p), K=np.array(k), side=m["side"], uv=project(np.array(x), np.array(k)),
-                     hand=det.detect(load_image(p))[0]) for p, x, k, m in zip(paths, xyz, K, meta)]
+        return [dict(item, hand=det.detect(item["image"])[0]) for item in rendered_hands()]
 
 
 def view_of(item):
