@@ -53,6 +53,7 @@ class TransformerTrainConfig:
     detections_fraction: float = 0.3
     detections_held_out: float = 0.1  # fraction of the detections kept apart for the held-out figures
     image_dropout: float = 0.2     # detections shown without their image (image-token models keep working without)
+    log_every: int = 250
     label_smoothing: float = 0.1
     w_keypoints: float = 20.0      # per metre, on the soft-decoded pose
     w_betas: float = 0.1

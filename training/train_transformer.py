@@ -196,7 +196,7 @@ def train(cfg: TransformerTrainConfig, log=print) -> dict:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        if d.main and step % 250 == 0:
+        if d.main and step % cfg.log_every == 0:
             log(f"step {step:5d}  ce {ce.item():.3f}  kp {loss_kp.item() * 1000:.1f} mm  {time.time() - t0:.0f} s")
         if d.main and held_dets is not None and step % 500 == 0 and step:
             log("  held-out detections: " + ", ".join(f"{k} {v:.2f}" for k, v in evaluate_detections(
