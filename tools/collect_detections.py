@@ -8,6 +8,13 @@ With --image-context J, each detection also gets the image evidence of issue 13'
 once as at run time and J - 1 times with the crop moved as a tracker's would wander (shift 5 %,
 scale 10 %, rotation 10 degrees, normal), in float16 (113 KB per crop).
 
+Ranges (`--start`, `--limit`) can run in parallel and be joined in order, with the same result as
+one run (each image's crops are seeded by its index):
+
+    python tools/collect_detections.py DIR --split training --out a.npz --limit 1000 --image-context 4 &
+    python tools/collect_detections.py DIR --split training --out b.npz --start 1000 --image-context 4
+    python tools/collect_detections.py --join a.npz b.npz --out detections.npz
+
 Writes the arrays training.detections.DetectionSet reads (left hands mirrored to right, view and
 pose), and prints the detector's error statistics in the terms of training.synthetic_views'
 NoiseModel (2D error over box size, outlier rate, world-landmark depth scale and noise), which is
@@ -34,14 +41,25 @@ JITTER_SIGMA = (0.05, 0.05, 0.10, np.radians(10.0))  # shift x, shift y (of the 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("root", type=Path)
+    ap.add_argument("root", type=Path, nargs="?", help="a tools/render_dataset.py folder (not with --join)")
     ap.add_argument("--split", default="training")
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--limit", type=int)
+    ap.add_argument("--limit", type=int, help="stop before this image index")
+    ap.add_argument("--start", type=int, default=0, help="first image index (ranges can run in parallel and be "
+                    "joined with --join; every image's crops are seeded by its index, so the result is the same)")
+    ap.add_argument("--join", type=Path, nargs="*", default=None, metavar="NPZ",
+                    help="instead of detecting: concatenate these files (in order) into --out")
     ap.add_argument("--image-context", type=int, default=0, metavar="J",
                     help="also store J crops' landmark-network features per detection (0: none)")
     args = ap.parse_args(argv)
-    net, rng = None, np.random.default_rng(0)
+    if args.join:
+        parts = [np.load(f) for f in args.join]
+        np.savez(args.out, **{k: np.concatenate([p[k] for p in parts]) for k in parts[0].files})
+        print(f"joined {sum(len(p['uv']) for p in parts)} detections of {len(parts)} files into {args.out}")
+        return 0
+    if args.root is None:
+        ap.error("give the rendered folder (or --join)")
+    net = None
     if args.image_context:
         from maskhand.inference.mediapipe_torch import load_landmark_net
         from maskhand.inference.model.image_context import image_context
@@ -62,7 +80,7 @@ def main(argv=None) -> int:
     t0 = time.time()
     # what predict sees: its threshold for photos and the retry views (inference/keypoints.py)
     with KeypointDetector(max_hands=2, min_detection_confidence=PHOTO_DETECTION_CONFIDENCE) as det:
-        for i in range(n):
+        for i in range(args.start, n):
             path = r / args.split / "rgb" / f"{i:08d}.jpg"
             if not path.exists():
                 break
@@ -93,6 +111,7 @@ def main(argv=None) -> int:
                 world = world * [-1, 1, 1]
                 pose = mirror_pose(pose)
             if net is not None:
+                rng = np.random.default_rng([0, i])  # per image, so ranges run apart give the same crops
                 jitters = [None] + [rng.normal(0.0, JITTER_SIGMA) for _ in range(args.image_context - 1)]
                 ctx = image_context(net, image, [(uv, side == "left")] * len(jitters), K, jitters=jitters)
                 out_img["features"].append(ctx.features.numpy().astype(np.float16))

@@ -171,6 +171,12 @@ def train(cfg: TransformerTrainConfig, log=print) -> dict:
     gh = torch.Generator().manual_seed(12345)
     held = synthetic_batch(pool, held_idx[:256], hand, gh, d.device, 0.0)
     N, K = model.cfg.num_tokens, model.cfg.codebook_size
+    start_metrics = {}
+    if d.main and held_dets is not None and cfg.init:  # where fine-tuning starts, for comparison
+        start_metrics = {f"{k}_at_init": v for k, v in evaluate_detections(
+            model, tok, hand, held_dets, np.arange(len(held_dets)), torch.Generator().manual_seed(7)).items()
+            if k.startswith("detections_pa")}
+        log("held-out detections at init: " + ", ".join(f"{k} {v:.2f}" for k, v in start_metrics.items()))
     t0 = time.time()
     for step in range(cfg.steps):
         n_det = int(round(cfg.batch * cfg.detections_fraction)) if dets is not None else 0
@@ -207,6 +213,7 @@ def train(cfg: TransformerTrainConfig, log=print) -> dict:
         log(f"held-out (synthetic): token acc {metrics['token_accuracy_full_mask']:.3f}  "
             f"MPJPE {metrics['mpjpe_mm']:.1f} mm  PA-MPJPE {metrics['pa_mpjpe_mm']:.1f} mm")
         if held_dets is not None:
+            metrics.update(start_metrics)
             metrics.update(evaluate_detections(model, tok, hand, held_dets, np.arange(len(held_dets)),
                                                torch.Generator().manual_seed(7)))
             log("held-out detections (greedy, 1 step, no refinement): " + ", ".join(
