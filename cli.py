@@ -65,39 +65,59 @@ def _predict(args) -> int:
 
 
 def _train(args) -> int:
-    """One stage, or "all": the tokenizer, then the transformer on top of it (the bundled weights'
-    recipe: configs/tokenizer.json and configs/transformer.json, written beside each other)."""
+    """One stage, or "all": the tokenizer, then the transformer on top of it, then (with --detections)
+    the transformer fine-tuned on real MediaPipe detections of rendered hands (the bundled weights'
+    recipe: configs/tokenizer.json, transformer.json and finetune.json; docs/MODEL.md)."""
+    import tempfile
+
+    repo = Path(__file__).resolve().parent
+    if args.what != "all":
+        if args.detections:
+            raise MaskHandError("--detections belongs to train all; a single stage reads it from its --config")
+        return _run_stages({args.what: args.config}, {args.what: args.out}, {}, "--out", steps=args.steps)
+    recipe = Path(args.config or repo / "configs")
+    if not recipe.is_dir():
+        raise MaskHandError(f"with train all, --config names a folder of tokenizer.json, transformer.json and "
+                            f"finetune.json (as configs/ holds them); got {recipe}")
+    if args.detections and not args.detections.is_file():
+        raise MaskHandError(f"detections not found: {args.detections} (tools/collect_detections.py writes them)")
+    folder = Path(args.out or repo / "inference" / "model" / "weights")
+    check_output_folder(folder, "--out")
+    stages = ("tokenizer", "transformer") + (("finetune",) if args.detections else ())
+    configs = {s: recipe / f"{s}.json" for s in stages}
+    for stage, path in configs.items():
+        if not path.is_file():
+            raise MaskHandError(f"train all needs {path} for its {stage} stage")
+    with tempfile.TemporaryDirectory(prefix="maskhand-train-") as tmp:
+        # fine-tuned, the synthetic-data transformer is only the next stage's starting point
+        outs = {"tokenizer": folder / "tokenizer.pt",
+                "transformer": Path(tmp) / "transformer_synthetic.pt" if args.detections else folder / "transformer.pt",
+                "finetune": folder / "transformer.pt"}
+        links = {"transformer": {"tokenizer": str(outs["tokenizer"])},
+                 "finetune": {"tokenizer": str(outs["tokenizer"]), "init": str(outs["transformer"]),
+                              "detections": str(args.detections)}}
+        return _run_stages(configs, {s: outs[s] for s in stages}, links, None, steps=args.steps)
+
+
+def _run_stages(configs: dict, outs: dict, links: dict, out_flag: str | None, steps: int | None = None) -> int:
+    """Read every stage's config and check every checkpoint path, then train the stages in order."""
     from .training.config import TokenizerTrainConfig, TransformerTrainConfig, load_config
 
-    stages = ("tokenizer", "transformer") if args.what == "all" else (args.what,)
-    if args.what == "all":
-        if args.config:
-            raise MaskHandError("train all reads configs/tokenizer.json and configs/transformer.json; "
-                                "use --config with a single stage")
-        folder = args.out or Path(__file__).resolve().parent / "inference" / "model" / "weights"
-        configs = {s: Path(__file__).resolve().parent / "configs" / f"{s}.json" for s in stages}
-        outs = {s: Path(folder) / f"{s}.pt" for s in stages}
-    else:
-        configs, outs = {args.what: args.config}, {args.what: args.out}
-    if args.what == "all":
-        check_output_folder(folder, "--out")
     cfgs = {}
-    for stage in stages:  # every config read and every checkpoint path checked before any training
-        overrides = {"steps": args.steps, "out": str(outs[stage]) if outs[stage] else None}
-        if stage == "tokenizer":
-            cfgs[stage] = load_config(TokenizerTrainConfig, configs[stage], **overrides)
-        else:
-            if args.what == "all":
-                overrides["tokenizer"] = str(outs["tokenizer"])
-            cfgs[stage] = load_config(TransformerTrainConfig, configs[stage], **overrides)
+    for stage, path in configs.items():
+        overrides = {"out": str(outs[stage]) if outs[stage] else None, **links.get(stage, {})}
+        if steps is not None:
+            overrides["steps"] = steps
+        cls = TokenizerTrainConfig if stage == "tokenizer" else TransformerTrainConfig
+        cfgs[stage] = load_config(cls, path, **overrides)
         if cfgs[stage].out:
-            check_output_file(cfgs[stage].out, ".pt", "--out" if args.what != "all" else f"--out ({stage}.pt)")
-    for stage in stages:
+            check_output_file(cfgs[stage].out, ".pt", out_flag or f"--out ({Path(cfgs[stage].out).name})")
+    for stage, cfg in cfgs.items():
         if stage == "tokenizer":
             from .training.train_tokenizer import train
         else:
             from .training.train_transformer import train
-        metrics = train(cfgs[stage])
+        metrics = train(cfg)
         if metrics:
             print(json.dumps({k: v for k, v in metrics.items() if k != "codebook"}, indent=1))
     return 0
@@ -228,8 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the generative model's tokenizer or transformer (CPU, GPU, or "
                                      "torchrun for several GPUs); see docs/MODEL.md")
     p.add_argument("what", choices=("all", "tokenizer", "transformer"),
-                   help="all = the tokenizer, then the transformer on it (how the bundled weights were made)")
-    p.add_argument("--config", type=Path, help="JSON file overriding the defaults (any subset of the fields)")
+                   help="all = the tokenizer, then the transformer on it, then with --detections the "
+                        "fine-tune on them (how the bundled weights were made)")
+    p.add_argument("--detections", type=Path,
+                   help="with all: tools/collect_detections.py's .npz of MediaPipe on rendered hands, for the "
+                        "fine-tuning stage (configs/finetune.json)")
+    p.add_argument("--config", type=Path, help="JSON file overriding the defaults (any subset of the fields); "
+                                               "with all: a folder of one such file per stage (default: configs/)")
     p.add_argument("--steps", type=int, help="override the number of steps")
     p.add_argument("--out", type=Path, help="checkpoint to write (default: the bundled weights); "
                                             "with all: the folder for tokenizer.pt and transformer.pt")

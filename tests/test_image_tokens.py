@@ -120,6 +120,7 @@ def test_train_an_image_token_model_from_real_detections_and_estimate_with_it(tm
     assert proc.returncode == 0, proc.stderr
     ck = checkpoint.load(w / "transformer.pt", "transformer")
     assert ck["config"]["image_tokens"] == 49
+    assert ck["train"]["init_train"] == checkpoint.load(DEFAULT_TRANSFORMER, "transformer")["train"]
     assert {"detections_pa_mpjpe_mm_image", "detections_pa_mpjpe_mm_keypoints_only"} <= set(ck["metrics"])
     est = GenerativeEstimator(None, *model_paths(w))
     assert est.uses_image

@@ -1,13 +1,17 @@
-"""`maskhand train` runs for real: a few steps of each stage write checkpoints that load, carry their
-config, and plug into the estimator; the same command runs under torchrun with two processes (DDP)."""
+"""`maskhand train` runs for real: a few steps of each stage of the recipe write checkpoints that load,
+carry their config, and plug into the estimator; the same command runs under torchrun with two processes (DDP)."""
 import json
 import shutil
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pytest
 
 from maskhand.inference.model import checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 SMALL = {"steps": 3, "batch": 16, "pose_pool": 600, "held_out": 64, "threads": 1}
@@ -17,27 +21,42 @@ def run(args, **kw):
     return subprocess.run(args, capture_output=True, text=True, timeout=600, **kw)
 
 
-def test_train_both_stages_and_estimate_with_the_result(tmp_path):
-    cfg = tmp_path / "small.json"
-    cfg.write_text(json.dumps(SMALL))
-    tok = tmp_path / "w" / "tokenizer.pt"
-    proc = run([sys.executable, "-m", "maskhand", "train", "tokenizer", "--config", cfg, "--out", tok])
+def test_train_all_runs_the_recipe_and_estimates_with_the_result(tmp_path):
+    """`train all --config FOLDER --detections` runs the bundled weights' three stages: the tokenizer, the
+    transformer on synthetic views, the fine-tune from it on real MediaPipe detections (of the fixture
+    renders here); each checkpoint names the one it was built on, and the result plugs into the estimator."""
+    dets = tmp_path / "dets.npz"
+    proc = run([sys.executable, str(REPO / "tools" / "collect_detections.py"), str(REPO / "tests/fixtures/hands"),
+                "--split", "evaluation", "--out", str(dets)])
     assert proc.returncode == 0, proc.stderr
-    ck = checkpoint.load(tok, "tokenizer")
+    recipe = tmp_path / "recipe"
+    recipe.mkdir()
+    for stage in ("tokenizer", "transformer"):
+        (recipe / f"{stage}.json").write_text(json.dumps(SMALL))
+    w = tmp_path / "w"
+    proc = run([sys.executable, "-m", "maskhand", "train", "all", "--config", recipe, "--out", w,
+                "--detections", dets])
+    assert proc.returncode == 1 and "finetune.json" in proc.stderr and not w.exists(), proc.stderr
+    (recipe / "finetune.json").write_text(json.dumps({**SMALL, "steps": 2, "detections_held_out": 0.25}))
+    proc = run([sys.executable, "-m", "maskhand", "train", "all", "--config", recipe, "--out", w,
+                "--detections", dets])
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in w.iterdir()) == ["tokenizer.pt", "transformer.pt"]
+    ck = checkpoint.load(w / "tokenizer.pt", "tokenizer")
     assert ck["train"]["steps"] == 3 and ck["config"]["tokens_per_part"] == 3
     assert "mpjpe_mm" in ck["metrics"] and "codebook" in ck["metrics"]
-
-    cfg.write_text(json.dumps({**SMALL, "tokenizer": str(tok)}))
-    tr = tmp_path / "w" / "transformer.pt"
-    proc = run([sys.executable, "-m", "maskhand", "train", "transformer", "--config", cfg, "--out", tr])
-    assert proc.returncode == 0, proc.stderr
-    ck = checkpoint.load(tr, "transformer")
-    assert ck["train"]["tokenizer"] == str(tok) and ck["config"]["d_model"] == 128
+    ck = checkpoint.load(w / "transformer.pt", "transformer")
+    assert ck["train"]["tokenizer"] == str(w / "tokenizer.pt") and ck["config"]["d_model"] == 128
+    assert ck["train"]["steps"] == 2 and ck["train"]["detections"] == str(dets)
+    synthetic = ck["train"]["init_train"]  # the synthetic stage, whose checkpoint was only a stepping stone
+    assert synthetic["steps"] == 3 and synthetic["detections"] == "" and synthetic["tokenizer"] == str(w / "tokenizer.pt")
+    assert {"detections_pa_mpjpe_mm_keypoints_only", "detections_pa_mpjpe_mm_keypoints_only_at_init"} <= set(
+        ck["metrics"])
 
     import numpy as np
     from maskhand.inference.model.estimator import GenerativeEstimator, model_paths
 
-    est = GenerativeEstimator(None, *model_paths(tmp_path / "w"))
+    est = GenerativeEstimator(None, *model_paths(w))
     uv = np.random.default_rng(0).uniform(80, 180, (21, 2))
     hyps = est(uv, np.ones(21), np.array([[300.0, 0, 128], [0, 300, 128], [0, 0, 1]]), "left", None,
                hypotheses=2, refine=False)
@@ -53,7 +72,7 @@ def test_a_typo_in_the_config_stops_before_training(tmp_path):
 
 
 def test_torchrun_with_two_processes(tmp_path):
-    torchrun = shutil.which("torchrun", path=str(__import__("pathlib").Path(sys.executable).parent))
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     if torchrun is None:
         pytest.skip("torchrun is not installed beside this Python")
     cfg = tmp_path / "small.json"

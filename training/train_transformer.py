@@ -221,7 +221,10 @@ def train(cfg: TransformerTrainConfig, log=print) -> dict:
         metrics["train_seconds"] = round(time.time() - t0, 1)
         metrics["device"] = str(d.device)
         metrics["processes"] = d.world
-        checkpoint.save(cfg.out, "transformer", model.config_dict(), model, train=as_dict(cfg), metrics=metrics)
+        train_record = as_dict(cfg)
+        if cfg.init:  # the recipe of the starting point travels too (train all's synthetic stage)
+            train_record["init_train"] = checkpoint.load(cfg.init, "transformer")["train"]
+        checkpoint.save(cfg.out, "transformer", model.config_dict(), model, train=train_record, metrics=metrics)
         log(f"saved {cfg.out}")
     distributed.teardown(d)
     return metrics
