@@ -5,8 +5,8 @@
 Default images: samples/hand_photo.jpg, the 8 rendered fixtures and, where present, the real photos of
 ../shared/data (handmesh crops, HaMeR/WiLoR demo photos, mmpose FreiHAND/OneHand10K/InterHand2.6M).
 One warm Pipeline with predict's defaults (estimator auto, default K) and one MediaPipe detector
-(predict's settings, static mode) take turns on each image, `--repeat` times (after one untimed
-warm-up call each), so load from other jobs hits both alike. Prints per set: images, hands found,
+(static mode at predict's palm score, without the second look: MediaPipe as it ships) take turns on each image, `--repeat` times (after one untimed
+warm-up call each), so load from other jobs hits both alike. Prints per set: images, hands found (by MediaPipe alone / by predict),
 median ms per image of MediaPipe alone and of the pipeline (detection + model), their ratio, and
 the pipeline's median model time per image. Torch runs on one thread (as predict does).
 Works on older trees too (run with PYTHONPATH pointing at an exported copy), which is how the
@@ -59,11 +59,14 @@ def main() -> int:
         sets = {"given": paths}
     else:
         sets = default_sets()
+    import inspect
+
     import maskhand
+    plain = {"retry": False} if "retry" in inspect.signature(KeypointDetector).parameters else {}
 
     print(f"tree {Path(maskhand.__file__).parent}, load average {os.getloadavg()[0]:.2f} at start")
     torch_cols = " torch networks ms/image | torch hands |" if args.torch else ""
-    print("| set | images | hands found | MediaPipe alone ms/image | predict ms/image | ratio | model ms/image |"
+    print("| set | images | hands found: MediaPipe / predict | MediaPipe alone ms/image | predict ms/image | ratio | model ms/image |"
           + torch_cols)
     print("|---|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.torch else ""))
     if args.torch:
@@ -81,10 +84,14 @@ def main() -> int:
             x = crops_to_tensor(np.stack([crop(image, p.hand_rect(), 224) for p in palms]))
             with torch.no_grad():
                 return int((lm_net(x).presence >= 0.5).sum())
-    with Pipeline() as pipe, KeypointDetector(max_hands=2) as det:
+    try:
+        from maskhand.inference.pipeline import PHOTO_DETECTION_CONFIDENCE as score
+    except ImportError:  # trees before the second look
+        score = 0.5
+    with Pipeline() as pipe, KeypointDetector(max_hands=2, min_detection_confidence=score, **plain) as det:
         torch.set_num_threads(1)
         for name, paths in sets.items():
-            mp_ms, pipe_ms, model_ms, found, t_ms, t_found = [], [], [], 0, [], 0
+            mp_ms, pipe_ms, model_ms, found, p_found, t_ms, t_found = [], [], [], 0, 0, [], 0
             for p in paths:
                 img = load_image(p)
                 K = default_intrinsics(img.shape[1], img.shape[0])
@@ -97,10 +104,11 @@ def main() -> int:
                     per_mp.append((time.perf_counter() - t0) * 1000)
                     before = pipe.timings["model"]
                     t0 = time.perf_counter()
-                    pipe(img, K, hypotheses=args.hypotheses)
+                    results = pipe(img, K, hypotheses=args.hypotheses)
                     per_pipe.append((time.perf_counter() - t0) * 1000)
                     per_model.append(pipe.timings["model"] - before)
                 found += len(hands)
+                p_found += len(results)
                 if args.torch:
                     torch_detect(img)
                     per_t = []
@@ -114,7 +122,7 @@ def main() -> int:
                 pipe_ms.append(statistics.median(per_pipe))
                 model_ms.append(statistics.median(per_model))
             a, b = statistics.median(mp_ms), statistics.median(pipe_ms)
-            print(f"| {name} | {len(paths)} | {found} | {a:.1f} | {b:.1f} | {b / a:.2f} | "
+            print(f"| {name} | {len(paths)} | {found} / {p_found} | {a:.1f} | {b:.1f} | {b / a:.2f} | "
                   f"{statistics.median(model_ms):.1f} |"
                   + (f" {statistics.median(t_ms):.1f} | {t_found} |" if args.torch else ""), flush=True)
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
