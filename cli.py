@@ -66,8 +66,8 @@ def _predict(args) -> int:
 
 def _train(args) -> int:
     """One stage, or "all": the tokenizer, then the transformer on top of it, then (with --detections)
-    the transformer fine-tuned on real MediaPipe detections of rendered hands (the bundled weights'
-    recipe: configs/tokenizer.json, transformer.json and finetune.json; docs/MODEL.md)."""
+    the transformer fine-tuned on real MediaPipe detections of rendered hands (configs/tokenizer.json,
+    transformer.json and finetune.json; the bundled weights are the first two stages; docs/MODEL.md)."""
     import tempfile
 
     repo = Path(__file__).resolve().parent
@@ -248,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the generative model's tokenizer or transformer (CPU, GPU, or "
                                      "torchrun for several GPUs); see docs/MODEL.md")
     p.add_argument("what", choices=("all", "tokenizer", "transformer"),
-                   help="all = the tokenizer, then the transformer on it, then with --detections the "
-                        "fine-tune on them (how the bundled weights were made)")
+                   help="all = the tokenizer, then the transformer on it (how the bundled weights were made), "
+                        "then with --detections the fine-tune on them")
     p.add_argument("--detections", type=Path,
                    help="with all: tools/collect_detections.py's .npz of MediaPipe on rendered hands, for the "
                         "fine-tuning stage (configs/finetune.json)")
