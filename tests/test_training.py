@@ -4,7 +4,6 @@ import json
 import shutil
 import subprocess
 import sys
-
 from pathlib import Path
 
 import pytest
@@ -22,9 +21,9 @@ def run(args, **kw):
 
 
 def test_train_all_runs_the_recipe_and_estimates_with_the_result(tmp_path):
-    """`train all --config FOLDER --detections` runs the bundled weights' three stages: the tokenizer, the
-    transformer on synthetic views, the fine-tune from it on real MediaPipe detections (of the fixture
-    renders here); each checkpoint names the one it was built on, and the result plugs into the estimator."""
+    """`train all --config FOLDER --detections` runs the recipe's three stages: the tokenizer, the
+    transformer on synthetic views (the bundled weights stop here), the fine-tune from it on real
+    MediaPipe detections (of the fixture renders here); each checkpoint names the one it was built on, and the result plugs into the estimator."""
     dets = tmp_path / "dets.npz"
     proc = run([sys.executable, str(REPO / "tools" / "collect_detections.py"), str(REPO / "tests/fixtures/hands"),
                 "--split", "evaluation", "--out", str(dets)])
