@@ -7,8 +7,9 @@ Default images: samples/hand_photo.jpg, the 8 rendered fixtures and, where prese
 One warm Pipeline with predict's defaults (estimator auto, default K) and one MediaPipe detector
 (static mode at predict's palm score, without the second look: MediaPipe as it ships) take turns on
 each image, `--repeat` times (after one untimed warm-up call each), so load from other jobs hits both
-alike. Prints per set: images, hands found (by MediaPipe alone / by predict), median ms per image of MediaPipe alone and of the pipeline (detection + model), their ratio, and
-the pipeline's median model time per image. Torch runs on one thread (as predict does).
+alike. Prints per set: images, hands found (by MediaPipe alone / by predict), median ms per image
+of MediaPipe alone and of the pipeline (detection + model), their ratio, and the pipeline's median
+model time per image. Torch runs on one thread (as predict does).
 Works on older trees too (run with PYTHONPATH pointing at an exported copy), which is how the
 "before" row of docs/BENCHMARKS.md was measured.
 """
