@@ -67,7 +67,8 @@ def _predict(args) -> int:
 def _train(args) -> int:
     """One stage, or "all": the tokenizer, then the transformer on top of it, then (with --detections)
     the transformer fine-tuned on real MediaPipe detections of rendered hands (configs/tokenizer.json,
-    transformer.json and finetune.json; the bundled weights are the first two stages; docs/MODEL.md)."""
+    transformer.json and finetune.json; the bundled weights are all three, docs/MODEL.md says how to make
+    their detections)."""
     import tempfile
 
     repo = Path(__file__).resolve().parent
@@ -112,6 +113,10 @@ def _run_stages(configs: dict, outs: dict, links: dict, out_flag: str | None, st
         cfgs[stage] = load_config(cls, path, **overrides)
         if cfgs[stage].out:
             check_output_file(cfgs[stage].out, ".pt", out_flag or f"--out ({Path(cfgs[stage].out).name})")
+        if stage != "tokenizer" and cfgs[stage].detections and cfgs[stage].model.image_tokens:
+            from .training.detections import require_image_context
+
+            require_image_context(cfgs[stage].detections)
     for stage, cfg in cfgs.items():
         if stage == "tokenizer":
             from .training.train_tokenizer import train
@@ -248,11 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the generative model's tokenizer or transformer (CPU, GPU, or "
                                      "torchrun for several GPUs); see docs/MODEL.md")
     p.add_argument("what", choices=("all", "tokenizer", "transformer"),
-                   help="all = the tokenizer, then the transformer on it (how the bundled weights were made), "
-                        "then with --detections the fine-tune on them")
+                   help="all = the tokenizer, then the transformer on it, then with --detections the fine-tune "
+                        "on them (all three: how the bundled weights were made)")
     p.add_argument("--detections", type=Path,
                    help="with all: tools/collect_detections.py's .npz of MediaPipe on rendered hands, for the "
-                        "fine-tuning stage (configs/finetune.json)")
+                        "fine-tuning stage (configs/finetune.json trains image tokens: collect with "
+                        "--image-context 4)")
     p.add_argument("--config", type=Path, help="JSON file overriding the defaults (any subset of the fields); "
                                                "with all: a folder of one such file per stage (default: configs/)")
     p.add_argument("--steps", type=int, help="override the number of steps")

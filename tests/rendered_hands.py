@@ -14,10 +14,11 @@ HANDS = Path(__file__).resolve().parent / "fixtures" / "hands"
 
 
 def rendered_hands() -> list[dict]:
-    """[{image (H, W, 3) uint8, K (3, 3), uv (21, 2) px, side}] in file order."""
+    """[{image (H, W, 3) uint8, K (3, 3), uv (21, 2) px, xyz (21, 3) m, side}] in file order."""
     xyz = json.loads((HANDS / "evaluation_xyz.json").read_text())
     K = json.loads((HANDS / "evaluation_K.json").read_text())
     meta = json.loads((HANDS / "evaluation_meta.json").read_text())["images"]
     paths = sorted((HANDS / "evaluation" / "rgb").glob("*.jpg"))
-    return [dict(image=load_image(p), K=np.array(k), uv=project(np.array(x), np.array(k)), side=m["side"])
+    return [dict(image=load_image(p), K=np.array(k), uv=project(np.array(x), np.array(k)), xyz=np.array(x),
+                 side=m["side"])
             for p, x, k, m in zip(paths, xyz, K, meta)]

@@ -117,30 +117,36 @@ def test_bad_sampling_requests_are_refused_in_plain_words(estimator):
     assert estimator(uv, np.ones(21), K, "right", world, hypotheses=2, locked=locked, refine=False)
 
 
-@pytest.mark.parametrize("kind", ["tokenizer", "transformer"])
-def test_the_bundled_configs_are_the_bundled_weights_configs(kind):
-    """configs/<kind>.json, loaded as `train all` loads it, holds the model config and the training
-    options the bundled checkpoint was trained with (issue 12: training configs nest the model's).
-    The checkpoints predate the nesting: their "train" dict is flat, model fields beside the rest."""
+@pytest.mark.parametrize("stage", ["tokenizer", "transformer", "finetune"])
+def test_the_bundled_configs_are_the_bundled_weights_configs(stage):
+    """configs/<stage>.json, loaded as `train all` loads it, holds the model config and the training
+    options the bundled weights were trained with (issue 12: training configs nest the model's). The
+    bundled transformer is the fine-tune stage; the synthetic-data stage it started from is recorded
+    in its train["init_train"]. The first two stages predate the nesting: their train dicts are
+    flat, model fields beside the rest."""
     from dataclasses import asdict, fields
 
     from maskhand.inference.model import checkpoint
     from maskhand.inference.model.estimator import WEIGHTS
     from maskhand.training.config import TokenizerTrainConfig, TransformerTrainConfig, load_config
 
-    cls = {"tokenizer": TokenizerTrainConfig, "transformer": TransformerTrainConfig}[kind]
-    ckpt = checkpoint.load(WEIGHTS / f"{kind}.pt", kind)
-    cfg = load_config(cls, WEIGHTS.parents[2] / "configs" / f"{kind}.json")
+    cls = TokenizerTrainConfig if stage == "tokenizer" else TransformerTrainConfig
+    ckpt = checkpoint.load(WEIGHTS / f"{'tokenizer' if stage == 'tokenizer' else 'transformer'}.pt",
+                           "tokenizer" if stage == "tokenizer" else "transformer")
+    cfg = load_config(cls, WEIGHTS.parents[2] / "configs" / f"{stage}.json")
     model = asdict(cfg.model)
-    if kind == "transformer":  # the fields the tokenizer fixes, as train_transformer.model_config takes them
+    if stage != "tokenizer":  # the fields the tokenizer fixes, as train_transformer.model_config takes them
         tok = checkpoint.load(WEIGHTS / "tokenizer.pt", "tokenizer")["config"]
         model.update(num_parts=6, tokens_per_part=tok["tokens_per_part"], codebook_size=tok["codebook_size"])
-    # as the checkpoint loads: fields added since (image_tokens, issue 13) take their defaults
-    model_cls = type(cfg.model)
-    assert model == asdict(model_cls(**ckpt["config"]))
-    paths = ("out", "tokenizer")  # where the original run wrote and read its files
-    stored = {k: v for k, v in ckpt["train"].items() if k not in paths}
-    ours = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in paths + ("model",)}
+    train = ckpt["train"]["init_train"] if stage == "transformer" else ckpt["train"]
+    if stage != "transformer":  # the checkpoint's own model; as it loads, fields added since take their defaults
+        assert model == asdict(type(cfg.model)(**ckpt["config"]))
+    paths = ("out", "tokenizer", "init", "detections", "init_train")  # files of the original run
+    stored = {k: v for k, v in train.items() if k not in paths}
+    ours = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in paths}
+    if isinstance(stored.get("model"), dict):  # nested (the fine-tune): the model dict is the config's
+        assert stored.pop("model") == model
+    ours.pop("model")
     added = {k for k in ours if k not in stored}  # options added since it was trained: at their defaults
     assert all(ours[k] == getattr(cls(), k) for k in added), added
     assert {k: v for k, v in stored.items() if k in ours} == {k: v for k, v in ours.items() if k not in added}

@@ -22,8 +22,9 @@ def run(args, **kw):
 
 def test_train_all_runs_the_recipe_and_estimates_with_the_result(tmp_path):
     """`train all --config FOLDER --detections` runs the recipe's three stages: the tokenizer, the
-    transformer on synthetic views (the bundled weights stop here), the fine-tune from it on real
-    MediaPipe detections (of the fixture renders here); each checkpoint names the one it was built on, and the result plugs into the estimator."""
+    transformer on synthetic views, the fine-tune from it on real MediaPipe detections (of the fixture
+    renders here); each checkpoint names the one it was built on, and the result plugs into the
+    estimator."""
     dets = tmp_path / "dets.npz"
     proc = run([sys.executable, str(REPO / "tools" / "collect_detections.py"), str(REPO / "tests/fixtures/hands"),
                 "--split", "evaluation", "--out", str(dets)])
@@ -36,6 +37,11 @@ def test_train_all_runs_the_recipe_and_estimates_with_the_result(tmp_path):
     proc = run([sys.executable, "-m", "maskhand", "train", "all", "--config", recipe, "--out", w,
                 "--detections", dets])
     assert proc.returncode == 1 and "finetune.json" in proc.stderr and not w.exists(), proc.stderr
+    # the bundled recipe's fine-tune trains image tokens: detections without crops are refused up front
+    (recipe / "finetune.json").write_text(json.dumps({**SMALL, "model": {"dropout": 0.0, "image_tokens": 49}}))
+    proc = run([sys.executable, "-m", "maskhand", "train", "all", "--config", recipe, "--out", w,
+                "--detections", dets])
+    assert proc.returncode == 1 and "--image-context" in proc.stderr and not w.exists(), proc.stderr
     (recipe / "finetune.json").write_text(json.dumps({**SMALL, "steps": 2, "detections_held_out": 0.25}))
     proc = run([sys.executable, "-m", "maskhand", "train", "all", "--config", recipe, "--out", w,
                 "--detections", dets])

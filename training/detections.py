@@ -22,6 +22,18 @@ FIELDS = ("uv", "conf", "world", "K", "pose", "betas")  # pose: (M, 16, 3) axis-
 IMAGE_FIELDS = ("features", "kp_crop", "crop_glob")
 
 
+def require_image_context(path: str | Path) -> None:
+    """An image-token model learns its image layers from the detections' crops: refuse a file without
+    them before any training starts, rather than train those layers on nothing."""
+    try:
+        files = set(np.load(path).files)
+    except (OSError, ValueError) as err:
+        raise MaskHandError(f"cannot read detections {path}: {err}") from None
+    if not set(IMAGE_FIELDS) <= files:
+        raise MaskHandError(f"detections {path} hold no image context, which a model with image tokens learns from; "
+                            "collect them with tools/collect_detections.py --image-context 4")
+
+
 class DetectionSet:
     """rows: the detections to draw from (an index array; None = all), so a held-out part can be kept apart."""
 

@@ -37,7 +37,7 @@ from ..inference.model.transformer import MaskedPoseTransformer, TransformerConf
 from ..inference.torch_hand import TorchHand
 from . import distributed
 from .config import TransformerTrainConfig, as_dict
-from .detections import DetectionSet
+from .detections import DetectionSet, require_image_context
 from .pose_data import PosePool
 from .synthetic_views import detector_noise, place_in_camera
 
@@ -143,6 +143,8 @@ def load_init(model, path: str, device):
 
 
 def train(cfg: TransformerTrainConfig, log=print) -> dict:
+    if cfg.detections and cfg.model.image_tokens:
+        require_image_context(cfg.detections)
     d = distributed.setup()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
