@@ -21,6 +21,12 @@ def bpy_scripts_dir() -> Path:
     return found[-1]
 
 
+def pytest_collection_modifyitems(config, items):
+    """The minutes-long tests first, so the two workers start on them and the short tests fill in
+    around them, instead of one of them starting last and running alone."""
+    items.sort(key=lambda item: item.get_closest_marker("minutes") is None)
+
+
 @pytest.fixture(scope="session")
 def blender_ext() -> Path:
     """Blender's extension command line (validate, build), as shipped in the bpy wheel."""

@@ -40,7 +40,7 @@ BLENDER_SIDE_TESTS = ("test_keyframes.py", "test_rig_blender.py", "test_import_m
 PYTEST_THEN_EXIT = ("import os, sys, pytest\ncode = pytest.main(sys.argv[1:])\n"
                     "sys.stdout.flush(); sys.stderr.flush()\nos._exit(int(code))")
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.minutes,
               pytest.mark.skipif(os.environ.get("MASKHAND_NESTED") == "1", reason="already inside a version run")]
 
 
@@ -85,8 +85,9 @@ def test_blender_side_passes_on(label, python, env_extra, packages, tmp_path):
     version = subprocess.run([str(py), "-c", "import bpy; print(bpy.app.version_string)"], capture_output=True,
                              text=True, timeout=120)
     assert version.returncode == 0 and version.stdout.startswith(label.split("-")[1]), version.stdout + version.stderr
+    # "-o addopts=": one worker there (the venv has no pytest-xdist; this run is already one of two workers).
     env = dict(os.environ, MASKHAND_NESTED="1", MASKHAND_BACKEND_PYTHON=sys.executable, **env_extra)
-    run = subprocess.run([str(py), "-c", PYTEST_THEN_EXIT, "-q", "-p", "no:cacheprovider",
+    run = subprocess.run([str(py), "-c", PYTEST_THEN_EXIT, "-q", "-p", "no:cacheprovider", "-o", "addopts=",
                           *[str(REPO / "tests" / t) for t in BLENDER_SIDE_TESTS]],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=1500)
     tail = run.stdout[-6000:] + run.stderr[-2000:]

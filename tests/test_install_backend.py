@@ -23,7 +23,7 @@ HANDS = REPO / "tests" / "fixtures" / "hands"
 IMAGE = HANDS / "evaluation" / "rgb" / "00000003.jpg"
 SIDE = json.loads((HANDS / "evaluation_meta.json").read_text())["images"][3]["side"]
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.minutes]
 
 SCRIPT = INSTALL_PROLOGUE + r'''
 import time
