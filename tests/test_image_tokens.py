@@ -84,6 +84,27 @@ def test_bundled_weights_look_at_the_image(fixtures):
     assert np.mean(looked) < np.mean(blind), (looked, blind)
 
 
+def test_an_image_token_model_starts_from_a_keypoints_only_checkpoint(tmp_path):
+    """The recipe's third stage: every keypoints-only weight is taken over, the image layers start
+    fresh; a checkpoint of another shape is refused."""
+    from dataclasses import asdict
+
+    from maskhand.training.train_transformer import load_init
+
+    plain = MaskedPoseTransformer(TransformerConfig(dropout=0.0))
+    checkpoint.save(tmp_path / "plain.pt", "transformer", asdict(plain.cfg), plain)
+    model = MaskedPoseTransformer(TransformerConfig(dropout=0.0, image_tokens=49))
+    fresh = {k: v.clone() for k, v in model.state_dict().items() if k.startswith("image_")}
+    load_init(model, str(tmp_path / "plain.pt"), "cpu")
+    for k, v in plain.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v), k
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in fresh.items())
+    other = MaskedPoseTransformer(TransformerConfig(dropout=0.0, layers=2))
+    checkpoint.save(tmp_path / "other.pt", "transformer", asdict(other.cfg), other)
+    with pytest.raises(RuntimeError, match="does not fit"):
+        load_init(model, str(tmp_path / "other.pt"), "cpu")
+
+
 def test_a_keypoints_only_model_refuses_an_image():
     model = MaskedPoseTransformer(TransformerConfig(dropout=0.0)).eval()
     cfg = model.cfg
@@ -113,7 +134,7 @@ def test_a_hand_without_an_image_is_decoded_as_without_image_tokens():
 @pytest.mark.slow
 def test_train_an_image_token_model_from_real_detections_and_estimate_with_it(tmp_path, fixtures):
     """tools/collect_detections.py --image-context on the fixture renders (real MediaPipe, real crops),
-    a few fine-tuning steps from the bundled keypoints-only weights, then the estimator looks at the image."""
+    a few more fine-tuning steps from the bundled weights, then the estimator looks at the image."""
     dets = tmp_path / "dets.npz"
     proc = subprocess.run([sys.executable, str(REPO / "tools" / "collect_detections.py"), str(HANDS), "--split",
                            "evaluation", "--out", str(dets), "--image-context", "2"],
