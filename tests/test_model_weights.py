@@ -130,9 +130,9 @@ def test_the_bundled_configs_are_the_bundled_weights_configs(stage):
     from maskhand.inference.model.estimator import WEIGHTS
     from maskhand.training.config import TokenizerTrainConfig, TransformerTrainConfig, load_config
 
-    cls = TokenizerTrainConfig if stage == "tokenizer" else TransformerTrainConfig
-    ckpt = checkpoint.load(WEIGHTS / f"{'tokenizer' if stage == 'tokenizer' else 'transformer'}.pt",
-                           "tokenizer" if stage == "tokenizer" else "transformer")
+    kind = "tokenizer" if stage == "tokenizer" else "transformer"  # the checkpoint the stage's config made
+    cls = TokenizerTrainConfig if kind == "tokenizer" else TransformerTrainConfig
+    ckpt = checkpoint.load(WEIGHTS / f"{kind}.pt", kind)
     cfg = load_config(cls, WEIGHTS.parents[2] / "configs" / f"{stage}.json")
     model = asdict(cfg.model)
     if stage != "tokenizer":  # the fields the tokenizer fixes, as train_transformer.model_config takes them
