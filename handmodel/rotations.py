@@ -16,8 +16,11 @@ def axis_angle_to_matrix(aa: np.ndarray) -> np.ndarray:
     K = np.stack([zero, -z, y, z, zero, -x, -y, x, zero], axis=-1).reshape(aa.shape[:-1] + (3, 3))
     s = np.sin(theta)[..., None]
     c = np.cos(theta)[..., None]
+    # K @ K = k k^T - I for a unit axis; the outer product is elementwise (stacked 3 x 3 matmuls are
+    # slow in numpy, and fitters call this for many poses per step)
+    outer = axis[..., :, None] * axis[..., None, :]
     eye = np.broadcast_to(np.eye(3), K.shape)
-    return eye + s * K + (1.0 - c) * (K @ K)
+    return c * eye + s * K + (1.0 - c) * outer
 
 
 def matrix_to_quaternion(R: np.ndarray) -> np.ndarray:

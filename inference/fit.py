@@ -24,6 +24,7 @@ from ..errors import ModelFileError
 from ..handmodel.model import HandModel, mirror_pose
 from ..handmodel.open_hand import load_open_hand
 from ..handmodel.pose_library import JOINT_AXES, JOINT_LIMITS
+from ..handmodel.posed_keypoints import PosedKeypoints
 from ..handmodel.rotations import matrix_to_axis_angle
 from .torch_hand import TorchHand
 
@@ -104,6 +105,12 @@ def _bone_dirs(kp: torch.Tensor) -> torch.Tensor:
     """(B, 21, 3) -> (B, 20, 3) unit bone directions."""
     d = kp[:, 1:] - kp[:, KP_PARENTS[1:]]
     return d / (d.norm(dim=-1, keepdim=True) + 1e-9)
+
+
+def _bone_dirs_np(kp: np.ndarray) -> np.ndarray:
+    """_bone_dirs in numpy: (B, 21, 3) -> (B, 20, 3)."""
+    d = kp[:, 1:] - kp[:, KP_PARENTS[1:]]
+    return d / (np.linalg.norm(d, axis=-1, keepdims=True) + 1e-9)
 
 
 def _limits_penalty(hand_pose: torch.Tensor) -> torch.Tensor:
@@ -266,26 +273,28 @@ class Refined:
 
 class LMRefiner:
     """refine(): many hypotheses of one hand polished together against its 2D keypoints (+ world
-    landmarks), the Fitter's energy (FitConfig weights), right hands by mirroring like Fitter.fit."""
+    landmarks), the Fitter's energy (FitConfig weights), right hands by mirroring like Fitter.fit.
+
+    Plain numpy in float64: the Jacobian is a forward difference over the 61 parameters, all
+    perturbed poses of all hypotheses in one call of handmodel.PosedKeypoints (joints and fingertips
+    only). At these sizes (some 60 poses of 16 joints) the cost is per array operation, and numpy's
+    are several times cheaper than torch's, so a step costs about 1 ms of array maths.
+    """
 
     def __init__(self, right_model: HandModel | None = None, fit_config: FitConfig = FitConfig(),
                  config: RefineConfig = RefineConfig()):
         self.model = right_model or load_open_hand("right")
         if self.model.side != "right":
             raise ModelFileError(f"LMRefiner takes the right-hand model; got the {self.model.side} one")
-        self.hand = TorchHand(self.model, torch.float64)
+        self.keypoints = PosedKeypoints(self.model)
         self.fit_config = fit_config
         self.config = config
-        self._eye = torch.cat([torch.zeros(1, N_PARAMS, dtype=torch.float64),
-                               torch.eye(N_PARAMS, dtype=torch.float64) * _FD_EPS])        # (62, 61)
-        self._lim = torch.as_tensor(LIMITS, dtype=torch.float64)
-        self._axes = torch.as_tensor(JOINT_AXES, dtype=torch.float64)
-        self._floor = torch.full((N_PARAMS,), DAMPING_FLOOR, dtype=torch.float64)
+        self._eye = np.vstack([np.zeros((1, N_PARAMS)), np.eye(N_PARAMS) * _FD_EPS])             # (62, 61)
+        self._floor = np.full(N_PARAMS, DAMPING_FLOOR)
         self._floor[48:51] = 0.0
-        self._capped = torch.ones(N_PARAMS, dtype=torch.bool)
+        self._capped = np.ones(N_PARAMS, dtype=bool)
         self._capped[48:51] = False
 
-    @torch.no_grad()
     def refine(self, keypoints_2d, confidence, K, side: str, world, inits: list[dict],
                config: RefineConfig | None = None) -> list[Refined]:
         """inits: [{global_orient, hand_pose, betas, cam_t}] of the hand's own side -> refined, same order."""
@@ -307,11 +316,10 @@ class LMRefiner:
             if mirror:
                 go, hp, t = mirror_pose(go), mirror_pose(hp), t * flip
             theta.append(np.concatenate([go, hp, t, np.asarray(init["betas"], np.float64)[:10]]))
-        theta = torch.as_tensor(np.stack(theta))
-        theta, kp, err, iters = self._solve(theta, uv, conf, K, W, cfg)
+        theta, kp, err, iters = self._solve(np.stack(theta), uv, conf, K, W, cfg)
         out = []
         for h in range(theta.shape[0]):
-            th, k3 = theta[h].numpy(), kp[h].numpy()
+            th, k3 = theta[h], kp[h]
             go, hp, t = th[:3], th[3:48], th[48:51]
             if mirror:
                 go, hp, t, k3 = mirror_pose(go), mirror_pose(hp), t * flip, k3 * flip
@@ -321,42 +329,41 @@ class LMRefiner:
 
     def _solve(self, theta, uv, conf, K, W, cfg: RefineConfig):
         fc = self.fit_config
-        dt = torch.float64
         box = max(np.ptp(uv[:, 0]), np.ptp(uv[:, 1]), 1.0)
-        uv_t, conf_t, K_t = (torch.as_tensor(a, dtype=dt) for a in (uv, conf, K))
-        w2d = torch.sqrt(fc.w_2d * conf_t / conf_t.sum().clamp(min=1e-6))[:, None] / box   # (21, 1)
-        W_dirs = None if W is None else _bone_dirs(torch.as_tensor(W[None], dtype=dt))
+        w2d = np.sqrt(fc.w_2d * conf / max(conf.sum(), 1e-6))[:, None] / box                       # (21, 1)
+        W_dirs = None if W is None else _bone_dirs_np(W[None])
         s_world, s_lim = np.sqrt(fc.w_world / 20.0), np.sqrt(fc.w_limits)
         s_pose, s_betas, s_init = np.sqrt(fc.w_pose), np.sqrt(fc.w_betas), np.sqrt(cfg.w_init)
-        rot0 = theta[:, :48].clone()
         H = theta.shape[0]
+        rows0 = np.repeat(theta[:, :48], N_PARAMS + 1, axis=0)
 
-        def residuals(th, rows0):
-            """th (M, 61), rows0 (M, 48) the proximal centres -> r (M, R), keypoints (M, 21, 3)."""
+        def project(kp):
+            z = np.maximum(kp[..., 2], 1e-3)
+            return np.stack([K[0, 0] * kp[..., 0] / z + K[0, 2], K[1, 1] * kp[..., 1] / z + K[1, 2]], -1)
+
+        def residuals(th):
+            """th (M, 61) -> r (M, R), keypoints (M, 21, 3); rows0 (M, 48) are the proximal centres."""
             hp, b = th[:, 3:48], th[:, 51:]
-            kp, _ = self.hand(th[:, :3], hp, b, th[:, 48:51])
-            z = kp[..., 2].clamp(min=1e-3)
-            proj = torch.stack([K_t[0, 0] * kp[..., 0] / z + K_t[0, 2], K_t[1, 1] * kp[..., 1] / z + K_t[1, 2]], -1)
-            parts = [((proj - uv_t) * w2d).flatten(1)]
+            kp = self.keypoints(th[:, :48].reshape(-1, 16, 3), b, th[:, 48:51])
+            parts = [((project(kp) - uv) * w2d).reshape(len(th), -1)]
             if W_dirs is not None:
-                parts.append(((_bone_dirs(kp) - W_dirs) * s_world).flatten(1))
-            c = torch.einsum("jca,bjc->bja", self._axes, hp.reshape(-1, 15, 3))
-            parts.append((torch.relu(self._lim[..., 0] - c) + torch.relu(c - self._lim[..., 1])).flatten(1) * s_lim)
+                parts.append(((_bone_dirs_np(kp) - W_dirs) * s_world).reshape(len(th), -1))
+            c = np.einsum("jca,bjc->bja", JOINT_AXES, hp.reshape(-1, 15, 3))
+            parts.append((np.maximum(LIMITS[..., 0] - c, 0.0) + np.maximum(c - LIMITS[..., 1], 0.0)).reshape(len(th), -1)
+                         * s_lim)
             parts += [hp * s_pose, b * s_betas]
             if cfg.w_init > 0:
                 parts.append((th[:, :48] - rows0) * s_init)
-            return torch.cat(parts, 1), kp
-
-        rows0 = rot0.repeat_interleave(N_PARAMS + 1, 0)
+            return np.concatenate(parts, 1), kp
 
         def linearise(th):
             """Energy, keypoints and the normal equations at th (H, 61): one batched evaluation."""
-            rb, kpb = residuals((th[:, None] + self._eye).reshape(-1, N_PARAMS), rows0)
+            rb, kpb = residuals((th[:, None] + self._eye).reshape(-1, N_PARAMS))
             rb = rb.reshape(H, N_PARAMS + 1, -1)
-            J = (rb[:, 1:] - rb[:, :1]).transpose(1, 2) / _FD_EPS                          # (H, R, 61)
-            Jt = J.transpose(1, 2)
-            return ((rb[:, 0] ** 2).sum(1), kpb.reshape(H, N_PARAMS + 1, 21, 3)[:, 0], Jt @ J,
-                    (Jt @ rb[:, 0, :, None])[..., 0])
+            Jt = (rb[:, 1:] - rb[:, :1]) / _FD_EPS                                               # (H, 61, R)
+            r0 = rb[:, 0]
+            return ((r0 ** 2).sum(1), kpb.reshape(H, N_PARAMS + 1, 21, 3)[:, 0], Jt @ Jt.transpose(0, 2, 1),
+                    (Jt @ r0[..., None])[..., 0])
 
         # Each iteration evaluates the candidate step together with its Jacobian, so an accepted
         # step costs one batched call; a rejected one retries from the kept normal equations with
@@ -364,31 +371,30 @@ class LMRefiner:
         # (finger twist, shape) are damped too, and a step changes no rotation component or shape
         # coefficient by more than MAX_STEP.
         cost, kp, A, g = linearise(theta)
-        lam = torch.full((H,), cfg.damping, dtype=dt)
-        done = torch.zeros(H, dtype=torch.bool)
-        fails = torch.zeros(H, dtype=torch.long)
+        lam = np.full(H, cfg.damping)
+        done = np.zeros(H, dtype=bool)
+        fails = np.zeros(H, dtype=np.int64)
         iters = 0
         for _ in range(cfg.iterations):
             iters += 1
-            diag = torch.diagonal(A, dim1=1, dim2=2) + self._floor
-            step = -torch.linalg.solve(A + torch.diag_embed(lam[:, None] * diag), g)
-            big = step[:, self._capped].abs().amax(1, keepdim=True)
-            step = step * (MAX_STEP / big.clamp(min=MAX_STEP))
+            diag = np.diagonal(A, axis1=1, axis2=2) + self._floor
+            damped = A + (lam[:, None] * diag)[:, :, None] * np.eye(N_PARAMS)
+            step = -np.linalg.solve(damped, g[..., None])[..., 0]
+            big = np.abs(step[:, self._capped]).max(1, keepdims=True)
+            step = step * (MAX_STEP / np.maximum(big, MAX_STEP))
             cand = theta + step
             c_new, kp_new, A_new, g_new = linearise(cand)
             better = (c_new < cost) & ~done
-            gain = (cost - c_new) / cost.clamp(min=1e-12)
-            theta = torch.where(better[:, None], cand, theta)
-            kp = torch.where(better[:, None, None], kp_new, kp)
-            A = torch.where(better[:, None, None], A_new, A)
-            g = torch.where(better[:, None], g_new, g)
-            cost = torch.where(better, c_new, cost)
-            lam = torch.where(better, lam / 3, lam * 4)
-            fails = torch.where(better, torch.zeros_like(fails), fails + 1)
+            gain = (cost - c_new) / np.maximum(cost, 1e-12)
+            theta = np.where(better[:, None], cand, theta)
+            kp = np.where(better[:, None, None], kp_new, kp)
+            A = np.where(better[:, None, None], A_new, A)
+            g = np.where(better[:, None], g_new, g)
+            cost = np.where(better, c_new, cost)
+            lam = np.where(better, lam / 3, lam * 4)
+            fails = np.where(better, 0, fails + 1)
             done = done | (better & (gain < cfg.tol)) | (fails >= 3)
             if bool(done.all()):
                 break
-        z = kp[..., 2].clamp(min=1e-3)
-        proj = torch.stack([K_t[0, 0] * kp[..., 0] / z + K_t[0, 2], K_t[1, 1] * kp[..., 1] / z + K_t[1, 2]], -1)
-        err = ((proj - uv_t).norm(dim=-1) * conf_t).sum(-1) / conf_t.sum().clamp(min=1e-6)
+        err = (np.linalg.norm(project(kp) - uv, axis=-1) * conf).sum(-1) / max(conf.sum(), 1e-6)
         return theta, kp, err, iters

@@ -7,6 +7,7 @@ from maskhand.handmodel.export_pkl import export_mano_pkl
 from maskhand.handmodel.joints import finger_joints
 from maskhand.handmodel.model import mirror_pose
 from maskhand.handmodel.open_hand import load_open_hand
+from maskhand.handmodel.posed_keypoints import PosedKeypoints
 
 
 def random_poses(n, seed, scale=0.6):
@@ -83,6 +84,22 @@ def test_agrees_with_smplx_mano_layer(tmp_path, side):
     np.testing.assert_allclose(ours.joints, ref.joints.numpy()[:, :16], atol=1e-5)
     tips = ref.vertices.numpy()[:, model.tip_vertices]
     np.testing.assert_allclose(ours.keypoints[:, [4, 8, 12, 16, 20]], tips, atol=1e-5)
+
+
+@pytest.mark.parametrize("correctives", [False, True])
+def test_posed_keypoints_equal_the_full_forward_pass(correctives):
+    """The fitter's keypoints-only pass (no mesh skinning) gives forward()'s keypoints, also with MANO's
+    pose correctives (here random ones: the open hand has none) and partial betas."""
+    from dataclasses import replace
+
+    model = load_open_hand("right")
+    if correctives:
+        model = replace(model, posedirs=np.random.default_rng(3).normal(size=(len(model.v_template), 3, 135)) * 1e-3)
+    go, hp, betas, tr = random_poses(40, seed=5)
+    aa = np.concatenate([go[:, None], hp.reshape(-1, 15, 3)], 1)
+    for b in (betas, betas[:, :4]):
+        want = model.forward(go, hp, b, tr).keypoints
+        np.testing.assert_allclose(PosedKeypoints(model)(aa, b, tr), want, atol=1e-12)
 
 
 @pytest.mark.parametrize("side", ["right", "left"])
