@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mediapipe_torch.crops import Rect, crop, to_image
+from .mediapipe_torch.crops import Rect, crop, to_image, to_image_axes
 from .mediapipe_torch.palm import Palm, weighted_nms
 
 ZOOM_OUT = {"zoom out": 1.6, "zoom out more": 2.5}
@@ -117,9 +117,7 @@ def hands_in_crops(net, crops: list[tuple[np.ndarray, Rect, str]]) -> list[Found
     hands = []
     for i, (_, rect, how) in enumerate(crops):
         uv = to_image(out.landmarks[i, :, :2].double().numpy(), rect, LANDMARK_SIZE)
-        c, s = np.cos(rect.rotation), np.sin(rect.rotation)
-        turn = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])  # crop axes -> image axes
-        hands.append(FoundHand(keypoints_2d=uv, world=out.world[i].double().numpy() @ turn.T,
+        hands.append(FoundHand(keypoints_2d=uv, world=to_image_axes(out.world[i].double().numpy(), rect),
                                presence=float(out.presence[i]), handedness=float(out.handedness[i]),
                                found_by=how, rect=rect))
     return hands

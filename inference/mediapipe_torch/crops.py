@@ -48,6 +48,13 @@ def to_image(points: np.ndarray, rect: Rect, size: int) -> np.ndarray:
     return points @ m[:, :2].T + m[:, 2]
 
 
+def to_image_axes(vectors: np.ndarray, rect: Rect) -> np.ndarray:
+    """(..., 3) vectors in a crop's axes (the landmark network's world landmarks) -> the image's axes
+    (camera-aligned, x right, y down): turned about z by the rect's rotation, as MediaPipe turns them."""
+    c, s = np.cos(rect.rotation), np.sin(rect.rotation)
+    return np.asarray(vectors, np.float64) @ np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]).T
+
+
 def letterbox_rect(width: int, height: int) -> tuple[Rect, tuple[float, float]]:
     """MediaPipe's keep-aspect-ratio ROI of a whole (W, H) image for a square tensor: the image centred in
     a square of its longer side. Returns (rect, (pad_x, pad_y)) with the padding as fractions of that

@@ -62,8 +62,11 @@ class SamplingConfig:
     reprojection_weight: float = 100.0
     refine_iterations: int = 5        # LM iterations at most (it stops earlier once converged; 8 measured no better)
     refine_w_init: float = 0.01       # LM: proximal weight keeping the finger rotations near the hypothesis
-    refine_tol: float = 1e-3
-    greedy_first: bool = False        # hypotheses > 1: the first row greedy, the others sampled          # LM: stop when no hypothesis' energy falls by this fraction any more
+    refine_tol: float = 1e-3          # LM: stop when no hypothesis' energy falls by this fraction any more
+    greedy_first: bool = False        # hypotheses > 1: the first row greedy, the others sampled
+    refine_target: str = "crop"       # what the refinement and the ranking fit, when the weights look at the
+                                      # image: "crop", the landmark network's answer on the context crop
+                                      # (MediaPipe's tracking crop); "detector", the keypoints given
 
 
 class GenerativeEstimator:
@@ -90,13 +93,15 @@ class GenerativeEstimator:
         return bool(self.net.cfg.image_tokens)
 
     def image_context(self, image: np.ndarray, uv_view: np.ndarray, mirrored: bool, K: np.ndarray):
-        """One hand's ImageContext (image_context.py) from the RGB uint8 image and its view keypoints."""
+        """One hand's (ImageContext, CropLandmarks) (image_context.py) from the RGB uint8 image and its
+        view keypoints."""
         from ..mediapipe_torch import load_landmark_net
         from .image_context import image_context
 
         if self._landmark_net is None:
             self._landmark_net = load_landmark_net(str(self.device))
-        return image_context(self._landmark_net, image, [(uv_view, mirrored)], np.asarray(K, np.float64))
+        return image_context(self._landmark_net, image, [(uv_view, mirrored)], np.asarray(K, np.float64),
+                             with_landmarks=True)
 
     def locked_mask(self, parts) -> torch.Tensor:
         """Part names (PARTS) -> (N,) bool over the token sequence."""
@@ -151,7 +156,14 @@ class GenerativeEstimator:
         hypotheses = int(hypotheses)
         evidence = None
         if image is not None and self.uses_image:
-            evidence = self.image_context(image, uv[0].double().numpy(), mirror, Kt[0].double().numpy())
+            evidence, second = self.image_context(image, uv[0].double().numpy(), mirror, Kt[0].double().numpy())
+            if cfg.refine_target == "crop":
+                # refine against the crop's own landmarks, back in the image's frame (docs/BENCHMARKS.md:
+                # closer to the truth than the detector's first look, and they cost nothing more)
+                keypoints_2d, world = second.keypoints_2d[0], second.world[0]
+                if mirror:
+                    keypoints_2d = np.column_stack([2 * float(Kt[0, 0, 2]) - keypoints_2d[:, 0], keypoints_2d[:, 1]])
+                    world = world * [-1.0, 1.0, 1.0]
         dec = decode(self.net, kp_feat.to(self.device), glob.to(self.device), hypotheses=hypotheses,
                      steps=int(cfg.steps), temperature=temperature, seed=seed, locked_ids=lock_ids, locked=lock_mask,
                      greedy_rows=int(cfg.greedy_first and hypotheses > 1 and temperature > 0), image=evidence)

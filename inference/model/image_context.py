@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..mediapipe_torch.crops import Rect, crop, landmarks_rect
+from ..mediapipe_torch.crops import Rect, crop, landmarks_rect, to_image, to_image_axes
 from .context import BOX_SCALE
 
 CROP_SIZE = 224
@@ -93,21 +93,38 @@ def view_crop(image: np.ndarray, rect: Rect, mirrored: bool, cx: float) -> np.nd
     return np.ascontiguousarray(crop(image, original, CROP_SIZE)[:, ::-1])
 
 
+@dataclass
+class CropLandmarks:
+    """What the landmark network itself says on the context crops, in the model's view: a second look
+    at each hand through the crop MediaPipe tracks hands with (made from the first look's keypoints,
+    where a photo's first look comes from the palm detector's coarser box). keypoints_2d (B, 21, 2)
+    px; world (B, 21, 3) metres in the view's camera-aligned axes, as MediaPipe reports world landmarks."""
+
+    keypoints_2d: np.ndarray
+    world: np.ndarray
+
+
 @torch.no_grad()
 def image_context(net, image: np.ndarray, hands: list[tuple[np.ndarray, bool]], K: np.ndarray,
-                  jitters: list | None = None, batch_size: int = 16) -> ImageContext:
+                  jitters: list | None = None, batch_size: int = 16, with_landmarks: bool = False):
     """The image context of hands in one RGB uint8 image: hands = [(keypoints in the model's view (21, 2)
     px, mirrored)], K the camera (its cx mirrors left hands); jitters: one view_rect jitter per hand or None.
-    The landmark network `net` (mediapipe_torch.load_landmark_net) runs once over all crops."""
+    The landmark network `net` (mediapipe_torch.load_landmark_net) runs once over all crops.
+    Returns the ImageContext, or (ImageContext, CropLandmarks) with_landmarks."""
     from ..mediapipe_torch import run_landmarks
 
-    crops, kps, globs = [], [], []
+    crops, kps, globs, rects = [], [], [], []
     for i, (uv_view, mirrored) in enumerate(hands):
         rect = view_rect(uv_view, None if jitters is None else jitters[i])
         crops.append(view_crop(image, rect, mirrored, float(K[0, 2])))
         kp, g = crop_geometry(uv_view, rect)
-        kps.append(kp), globs.append(g)
+        kps.append(kp), globs.append(g), rects.append(rect)
     out = run_landmarks(net, np.stack(crops), batch_size=batch_size)
-    return ImageContext(out.features.float(), torch.as_tensor(np.stack(kps), dtype=torch.float32),
-                        torch.as_tensor(np.stack(globs), dtype=torch.float32),
-                        torch.ones(len(hands), dtype=torch.bool))
+    ctx = ImageContext(out.features.float(), torch.as_tensor(np.stack(kps), dtype=torch.float32),
+                       torch.as_tensor(np.stack(globs), dtype=torch.float32),
+                       torch.ones(len(hands), dtype=torch.bool))
+    if not with_landmarks:
+        return ctx
+    uv = np.stack([to_image(out.landmarks[i, :, :2].double().numpy(), r, CROP_SIZE) for i, r in enumerate(rects)])
+    world = np.stack([to_image_axes(out.world[i].double().numpy(), r) for i, r in enumerate(rects)])
+    return ctx, CropLandmarks(keypoints_2d=uv, world=world)
