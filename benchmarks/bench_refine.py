@@ -207,6 +207,24 @@ def score(pred3d, pred2d, s: Sample):
     return err, M.pck_2d_hits(pred2d, M.project(s.xyz, s.K), s.visible_2d)
 
 
+def second_look(est, s: Sample, d):
+    """(world (21, 3), keypoints_2d (21, 2)) of the landmark network on the detection's context crop, in
+    the image's frame (as GenerativeEstimator refines against them)."""
+    from maskhand.inference.images import load_image
+    from maskhand.inference.model.context import mirror_view
+
+    K = torch.as_tensor(s.K)[None]
+    uv = torch.as_tensor(np.asarray(d.keypoints_2d, np.float64))[None]
+    mirrored = d.side == "left"
+    if mirrored:
+        uv, _ = mirror_view(uv, K, None)
+    _, look = est.image_context(load_image(s.image), uv[0].numpy(), mirrored, s.K)
+    uv2, w2 = look.keypoints_2d[0].copy(), look.world[0].copy()
+    if mirrored:
+        uv2[:, 0], w2[:, 0] = 2 * s.K[0, 2] - uv2[:, 0], -w2[:, 0]
+    return w2, uv2
+
+
 def summary(errs, hits):
     if not errs:
         return float("nan"), float("nan")
@@ -230,6 +248,9 @@ def main() -> int:
                          "torch network's on the palm crop, or its flip-averaged ones")
     ap.add_argument("--checkpoints", default="bundled",
                     help="comma-separated label=folder (tokenizer.pt + transformer.pt) or 'bundled'")
+    ap.add_argument("--second-look", action="store_true",
+                    help="also score the landmark network's answer on the context crop (what the default "
+                         "refinement fits; CropLandmarks) as a MediaPipe row")
     ap.add_argument("--list", action="store_true")
     args = ap.parse_args()
     if args.list:
@@ -246,6 +267,7 @@ def main() -> int:
         flips = flip_worlds(found, args.cache.with_suffix(".flip.pkl") if args.cache else None)
         found = with_flip_world(found, flips, args.world)
     weights = [c.split("=", 1) if "=" in c else (c, None) for c in args.checkpoints.split(",")]
+    looker = GenerativeEstimator(None) if args.second_look else None
     print(f"torch threads {torch.get_num_threads()}, seed {args.seed}, repeat {args.repeat}")
     print("| set | weights | variant | found | PA-MPJPE mm | PCK@0.05 2D | best-of-N mm | ms/hand (median) |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
@@ -255,6 +277,9 @@ def main() -> int:
         e, h = zip(*[score(d.world, d.keypoints_2d, s) for s, d in hits_found]) if hits_found else ((), ())
         pa, pck = summary(list(e), list(h))
         print(f"| {set_name} | | mediapipe | {len(hits_found)}/{len(pairs)} | {pa:.2f} | {pck:.3f} | | |")
+        if args.second_look:
+            pa, pck = summary(*zip(*[score(*second_look(looker, s, d), s) for s, d in hits_found]))
+            print(f"| {set_name} | | mediapipe, second look | {len(hits_found)}/{len(pairs)} | {pa:.2f} | {pck:.3f} | | |")
         for label, folder in weights:
             est = GenerativeEstimator(None, *model_paths(None if folder in (None, "bundled") else folder))
             base = est.config
