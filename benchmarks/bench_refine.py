@@ -54,7 +54,7 @@ VARIANTS = {
 
 SPEC_KEYS = {"refine": ("refine_method", str), "it": ("refine_iterations", int), "w": ("refine_w_init", float),
              "tol": ("refine_tol", float), "T": ("steps", int), "gf": ("greedy_first", lambda v: v == "1"), "rw": ("reprojection_weight", float), "adam": ("refine_steps", int),
-             "target": ("refine_target", str)}
+             "target": ("refine_target", str), "ww": ("refine_w_world", float)}
 
 
 def variant(name: str):
@@ -71,8 +71,6 @@ def variant(name: str):
             kw["temperature"] = float(v)
         elif k == "img":  # img=0: an image-token model decodes from the keypoints alone
             over["_image"] = v != "0"
-        elif k == "ww":  # the refinement's world-landmark weight (FitConfig.w_world)
-            over["_w_world"] = float(v)
         elif k == "refine" and v == "none":
             over["refine"] = False
         else:
@@ -257,7 +255,6 @@ def main() -> int:
         print("\n".join(VARIANTS))
         return 0
     torch.set_num_threads(1)
-    from maskhand.inference.fit import FitConfig
     from maskhand.inference.images import load_image
     from maskhand.inference.model.estimator import GenerativeEstimator, model_paths
 
@@ -287,7 +284,6 @@ def main() -> int:
                 over, kw = variant(v)
                 over = dict(over)
                 look = over.pop("_image", True) and est.uses_image
-                est.refiner.fit_config = replace(FitConfig(), w_world=over.pop("_w_world", FitConfig().w_world))
                 est.config = replace(base, **over)
                 errs, hits, best, ms = [], [], [], []
                 for s, d in hits_found:

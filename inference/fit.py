@@ -257,6 +257,7 @@ class RefineConfig:
     w_init: float = 0.0          # proximal weight on the rotations (global_orient + hand_pose)
     damping: float = 1e-2        # initial Marquardt damping (relative to the normal matrix' diagonal)
     tol: float = 1e-3            # stop when every hypothesis' energy fell by less than this fraction
+    w_world: float | None = None  # the world-landmark term's weight; None: the FitConfig's
 
 
 @dataclass
@@ -332,7 +333,8 @@ class LMRefiner:
         box = max(np.ptp(uv[:, 0]), np.ptp(uv[:, 1]), 1.0)
         w2d = np.sqrt(fc.w_2d * conf / max(conf.sum(), 1e-6))[:, None] / box                       # (21, 1)
         W_dirs = None if W is None else _bone_dirs_np(W[None])
-        s_world, s_lim = np.sqrt(fc.w_world / 20.0), np.sqrt(fc.w_limits)
+        s_world = np.sqrt((fc.w_world if cfg.w_world is None else cfg.w_world) / 20.0)
+        s_lim = np.sqrt(fc.w_limits)
         s_pose, s_betas, s_init = np.sqrt(fc.w_pose), np.sqrt(fc.w_betas), np.sqrt(cfg.w_init)
         H = theta.shape[0]
         rows0 = np.repeat(theta[:, :48], N_PARAMS + 1, axis=0)

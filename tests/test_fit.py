@@ -22,6 +22,11 @@ def pa_mpjpe_mm(pred, gt):
 
 def synthetic_hand(side, seed):
     """A plausible pose 0.5 m in front of the camera, its 2D projection and noisy world landmarks."""
+    return synthetic_hand_params(side, seed)[1:]
+
+
+def synthetic_hand_params(side, seed):
+    """synthetic_hand with its parameters first: ({global_orient, hand_pose, betas, cam_t}, X, uv, world)."""
     rng = np.random.default_rng(seed)
     hp = (rng.normal(size=(15, 3)) * [0.1, 0.1, 0.4]).clip(-0.4, 0.4)
     hp[:12, 2] = np.abs(hp[:12, 2]) * 2  # flexion only, no hyperextension
@@ -34,7 +39,8 @@ def synthetic_hand(side, seed):
     X = m.forward(go[None], hp[None], transl=t[None]).keypoints[0]
     uv = X[:, :2] / X[:, 2:] * K[0, 0] + K[:2, 2]
     world = X - X.mean(0) + rng.normal(size=(21, 3)) * 0.002
-    return X, uv + rng.normal(size=(21, 2)) * 0.5, world
+    params = {"global_orient": go, "hand_pose": hp, "betas": np.zeros(10), "cam_t": t}
+    return params, X, uv + rng.normal(size=(21, 2)) * 0.5, world
 
 
 def test_torch_hand_matches_numpy_model():
@@ -88,3 +94,43 @@ def test_refine_from_an_initial_pose(fitter):
             "cam_t": first.cam_t}
     again = fitter.fit(uv, np.ones(21), K, "left", world, init=init)
     assert again.reprojection_px <= first.reprojection_px + 0.5
+
+
+def perturbed(params, rng):
+    return dict(params, global_orient=params["global_orient"] + rng.normal(size=3) * 0.1,
+                hand_pose=params["hand_pose"] + rng.normal(size=45) * 0.1,
+                cam_t=params["cam_t"] + [0.005, -0.002, 0.01])
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_lm_refiner_polishes_perturbed_hypotheses_together(side):
+    """The numpy Levenberg-Marquardt refinement takes perturbed starts back towards the hand that made the
+    keypoints, several hypotheses in one batch exactly as one at a time."""
+    from maskhand.inference.fit import LMRefiner
+
+    params, X, uv, world = synthetic_hand_params(side, 11)
+    rng = np.random.default_rng(4)
+    starts = [perturbed(params, rng) for _ in range(2)]
+    refiner = LMRefiner(load_open_hand("right"))
+    together = refiner.refine(uv, np.ones(21), K, side, world, starts)
+    for start, got in zip(starts, together):
+        alone = refiner.refine(uv, np.ones(21), K, side, world, [start])[0]
+        np.testing.assert_allclose(got.hand_pose, alone.hand_pose, atol=1e-9)
+        before = load_open_hand(side).forward(start["global_orient"][None], start["hand_pose"][None],
+                                              transl=start["cam_t"][None]).keypoints[0]
+        seen = before[:, :2] / before[:, 2:] * K[0, 0] + K[:2, 2]
+        assert pa_mpjpe_mm(got.keypoints_3d, X) < 0.7 * pa_mpjpe_mm(before, X)
+        assert got.reprojection_px < 0.6 * np.linalg.norm(seen - uv, axis=1).mean()
+
+
+def test_lm_refiner_world_weight_is_its_own():
+    """RefineConfig.w_world weighs the world landmarks for the refinement only (None: the FitConfig's)."""
+    from maskhand.inference.fit import FitConfig, LMRefiner, RefineConfig
+
+    params, X, uv, world = synthetic_hand_params("right", 12)
+    start = [perturbed(params, np.random.default_rng(5))]
+    world = world + np.random.default_rng(6).normal(size=(21, 3)) * 0.01  # make the term matter
+    refiner = LMRefiner(load_open_hand("right"))
+    pose = lambda **kw: refiner.refine(uv, np.ones(21), K, "right", world, start, RefineConfig(**kw))[0].hand_pose  # noqa: E731
+    np.testing.assert_allclose(pose(), pose(w_world=FitConfig().w_world), atol=1e-12)
+    assert np.abs(pose(w_world=0.0) - pose(w_world=1.0)).max() > 0.01
