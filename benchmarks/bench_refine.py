@@ -54,11 +54,12 @@ VARIANTS = {
 
 SPEC_KEYS = {"refine": ("refine_method", str), "it": ("refine_iterations", int), "w": ("refine_w_init", float),
              "tol": ("refine_tol", float), "T": ("steps", int), "gf": ("greedy_first", lambda v: v == "1"), "rw": ("reprojection_weight", float), "adam": ("refine_steps", int),
-             "target": ("refine_target", str), "ww": ("refine_w_world", float)}
+             "target": ("refine_target", str), "ww": ("refine_w_world", float),
+             "flip": ("flip_average", lambda v: v == "1")}
 
 
 def variant(name: str):
-    """A preset name, or a spec "refine=lm:it=4:w=0.01:tol=1e-3:T=5:temp=0:n=1:rw=100:ww=0.05:gf=1:target=detector"
+    """A preset name, or a spec "refine=lm:it=4:w=0.01:tol=1e-3:T=5:temp=0:n=1:rw=100:ww=0.05:gf=1:target=detector:flip=1"
     over today's defaults (refine=none: no refinement; refine=adam:adam=60: the Adam refinement)."""
     if name in VARIANTS:
         return VARIANTS[name]

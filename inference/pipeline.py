@@ -33,7 +33,8 @@ class Pipeline:
     def __init__(self, estimator: str = "auto", max_hands: int = 2, mano_dir=None,
                  min_detection_confidence: float | None = None, tracking: bool = False, device: str = "cpu",
                  steps: int | None = None, refine: bool | None = None, checkpoint=None,
-                 retry: bool | None = None, frame_detector: str = "auto", frame_batch: int = 16):
+                 retry: bool | None = None, frame_detector: str = "auto", frame_batch: int = 16,
+                 flip_average: bool = False):
         """checkpoint: a folder holding tokenizer.pt and transformer.pt (default: the bundled weights);
         giving one makes "auto" mean "model". retry: KeypointDetector's second look at photos where
         MediaPipe finds no hand (None: on for photos, off when tracking). min_detection_confidence:
@@ -42,7 +43,9 @@ class Pipeline:
         while a missed frame is a gap the take fills). frame_detector (tracking only): "mediapipe" =
         MediaPipe's video mode, a graph call per frame; "torch" = its networks in torch over
         `frame_batch` frames per call (frame_batches.py); "auto" = torch on CUDA/MPS, else mediapipe
-        (on a CPU batching does not pay)."""
+        (on a CPU batching does not pay). flip_average: the generative model's second look at each hand
+        is averaged with that of the mirrored crop (test-time flip averaging; about 30 ms more per hand
+        on a CPU; image-token weights only)."""
         if estimator not in ESTIMATORS:
             raise MaskHandError(f"unknown estimator {estimator!r}; expected one of {', '.join(ESTIMATORS)}")
         from .keypoints import KeypointDetector
@@ -61,9 +64,10 @@ class Pipeline:
 
             self.fitter = Fitter(right)
         elif estimator == "model":
-            from .model.estimator import GenerativeEstimator
+            from .model.estimator import GenerativeEstimator, SamplingConfig
 
-            self.generative = GenerativeEstimator(right, *paths, device=device)
+            self.generative = GenerativeEstimator(right, *paths, device=device,
+                                                  config=SamplingConfig(flip_average=bool(flip_average)))
         if min_detection_confidence is None:
             min_detection_confidence = 0.5 if tracking else PHOTO_DETECTION_CONFIDENCE
         if frame_detector not in FRAME_DETECTORS:

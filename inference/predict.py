@@ -32,8 +32,8 @@ def expand_inputs(inputs) -> list[Path]:
 
 def predict(inputs, intrinsics: Path | None = None, hypotheses: int = 1, seed: int = 0,
             max_hands: int = 2, estimator: str = "auto", mano_dir=None,
-            temperature: float | None = None) -> dict:
-    """Run detection + estimator on every image; returns the JSON-ready document."""
+            temperature: float | None = None, flip_average: bool = False) -> dict:
+    """Run detection + estimator on every image; returns the JSON-ready document (flip_average: see Pipeline)."""
     from .camera import default_intrinsics, load_intrinsics
     from .images import load_image
     from .pipeline import Pipeline
@@ -43,7 +43,7 @@ def predict(inputs, intrinsics: Path | None = None, hypotheses: int = 1, seed: i
     doc = {"images": [], "timings_ms": {}}
     t_start = time.perf_counter()
     t_load = 0.0
-    with Pipeline(estimator=estimator, max_hands=max_hands, mano_dir=mano_dir) as pipe:
+    with Pipeline(estimator=estimator, max_hands=max_hands, mano_dir=mano_dir, flip_average=flip_average) as pipe:
         for i, path in enumerate(paths):
             entry = {"path": str(path), "width": None, "height": None, "hands": [], "error": None}
             try:

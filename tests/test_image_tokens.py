@@ -201,3 +201,32 @@ def test_the_context_crop_gives_a_second_look_in_the_image_frame(fixtures):
         est.config = default
     assert np.mean(second) < np.mean(first), (second, first)
     assert np.mean(on_crop) < np.mean(on_detector), (on_crop, on_detector)
+
+
+def test_flip_averaging_of_the_second_look_reaches_predict(fixtures):
+    """flip_average: the second look is the mean of the crop's landmarks and its mirror image's, un-mirrored
+    (the image tokens stay the direct crop's); Pipeline/predict pass the option on to the model."""
+    from maskhand.inference.mediapipe_torch.crops import to_image
+    from maskhand.inference.model.image_context import image_context
+    from maskhand.inference.pipeline import Pipeline
+
+    net = load_landmark_net("cpu")
+    item = next(f for f in fixtures if f["side"] == "left")
+    uv_view, mirrored = view_of(item)
+    plain_ctx, plain = image_context(net, item["image"], [(uv_view, mirrored)], item["K"], with_landmarks=True)
+    flip_ctx, flip = image_context(net, item["image"], [(uv_view, mirrored)], item["K"], with_landmarks=True,
+                                   flip_average=True)
+    assert torch.equal(plain_ctx.features, flip_ctx.features)
+    rect = view_rect(uv_view)
+    crop = view_crop(item["image"], rect, mirrored, item["K"][0, 2])
+    of_mirror = run_landmarks(net, np.ascontiguousarray(crop[None, :, ::-1])).landmarks[0, :, :2].double().numpy()
+    of_mirror[:, 0] = 224 - of_mirror[:, 0]
+    expected = 0.5 * (plain.keypoints_2d[0] + to_image(of_mirror, rect, 224))
+    np.testing.assert_allclose(flip.keypoints_2d[0], expected, atol=1e-3)
+    assert 0 < np.abs(flip.keypoints_2d - plain.keypoints_2d).max() < 10
+    K = item["K"]
+    with Pipeline(estimator="model") as a, Pipeline(estimator="model", flip_average=True) as b:
+        assert not a.generative.config.flip_average and b.generative.config.flip_average
+        ra, rb = a(item["image"], K)[0], b(item["image"], K)[0]
+    assert ra.side == rb.side == "left"
+    assert not np.allclose(ra.hypotheses[0].keypoints_3d, rb.hypotheses[0].keypoints_3d)

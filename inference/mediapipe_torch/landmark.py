@@ -50,6 +50,20 @@ class LandmarkOutput:
     world: Tensor
     features: Tensor
 
+    def rows(self, start: int, stop: int) -> "LandmarkOutput":
+        """Crops start..stop-1 of the batch."""
+        return LandmarkOutput(*(getattr(self, f)[start:stop]
+                                for f in ("landmarks", "presence", "handedness", "world", "features")))
+
+
+def flip_average(direct: LandmarkOutput, mirrored: LandmarkOutput) -> tuple[Tensor, Tensor]:
+    """Test-time flip averaging of B crops' outputs with those of their mirror images (left-right):
+    the mirrored ones un-mirrored (x -> 224 - x in the crop, world x -> -x) and averaged with the direct
+    ones. -> (landmarks (B, 21, 3) crop pixels, world (B, 21, 3) metres)."""
+    lm = mirrored.landmarks.clone()
+    lm[..., 0] = INPUT_SIZE - lm[..., 0]
+    return 0.5 * (direct.landmarks + lm), 0.5 * (direct.world + mirrored.world * direct.world.new_tensor(MIRROR_X))
+
 
 class HandLandmarkNet(nn.Module):
     """forward((B, 3, 224, 224) float RGB in [0, 1]) -> LandmarkOutput."""
@@ -119,6 +133,5 @@ def flip_averaged_world(net: HandLandmarkNet, crops: Tensor) -> Tensor:
     mirrored crops' world landmarks are un-mirrored (x -> -x) and averaged with the direct ones.
     Mirroring a crop mirrors the result: flip_averaged_world(mirror(c)) == un-mirror(flip_averaged_world(c)).
     """
-    out = net(torch.cat([crops, crops.flip(-1)]))
-    direct, mirrored = out.world.split(crops.shape[0])
-    return 0.5 * (direct + mirrored * direct.new_tensor(MIRROR_X))
+    out, n = net(torch.cat([crops, crops.flip(-1)])), crops.shape[0]
+    return flip_average(out.rows(0, n), out.rows(n, 2 * n))[1]

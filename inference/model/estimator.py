@@ -65,6 +65,8 @@ class SamplingConfig:
     refine_tol: float = 1e-3          # LM: stop when no hypothesis' energy falls by this fraction any more
     refine_w_world: float = 0.025     # LM: weight of the world landmarks' bone directions (the fitted
                                       # baseline's 0.05 measured 0.06-0.6 mm worse with the image tokens)
+    flip_average: bool = False        # the second look averaged with the mirrored crop's (test-time flip
+                                      # averaging; one more landmark-network pass per hand)
     greedy_first: bool = False        # hypotheses > 1: the first row greedy, the others sampled
     refine_target: str = "crop"       # what the refinement and the ranking fit, when the weights look at the
                                       # image: "crop", the landmark network's answer on the context crop
@@ -103,7 +105,7 @@ class GenerativeEstimator:
         if self._landmark_net is None:
             self._landmark_net = load_landmark_net(str(self.device))
         return image_context(self._landmark_net, image, [(uv_view, mirrored)], np.asarray(K, np.float64),
-                             with_landmarks=True)
+                             with_landmarks=True, flip_average=self.config.flip_average)
 
     def locked_mask(self, parts) -> torch.Tensor:
         """Part names (PARTS) -> (N,) bool over the token sequence."""

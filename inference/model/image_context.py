@@ -106,12 +106,16 @@ class CropLandmarks:
 
 @torch.no_grad()
 def image_context(net, image: np.ndarray, hands: list[tuple[np.ndarray, bool]], K: np.ndarray,
-                  jitters: list | None = None, batch_size: int = 16, with_landmarks: bool = False):
+                  jitters: list | None = None, batch_size: int = 16, with_landmarks: bool = False,
+                  flip_average: bool = False):
     """The image context of hands in one RGB uint8 image: hands = [(keypoints in the model's view (21, 2)
     px, mirrored)], K the camera (its cx mirrors left hands); jitters: one view_rect jitter per hand or None.
     The landmark network `net` (mediapipe_torch.load_landmark_net) runs once over all crops.
-    Returns the ImageContext, or (ImageContext, CropLandmarks) with_landmarks."""
+    Returns the ImageContext, or (ImageContext, CropLandmarks) with_landmarks; flip_average: the
+    CropLandmarks are averaged with those of the mirrored crops (one batch of twice the crops; the
+    image tokens stay the direct crops')."""
     from ..mediapipe_torch import run_landmarks
+    from ..mediapipe_torch.landmark import flip_average as averaged
 
     crops, kps, globs, rects = [], [], [], []
     for i, (uv_view, mirrored) in enumerate(hands):
@@ -119,12 +123,17 @@ def image_context(net, image: np.ndarray, hands: list[tuple[np.ndarray, bool]], 
         crops.append(view_crop(image, rect, mirrored, float(K[0, 2])))
         kp, g = crop_geometry(uv_view, rect)
         kps.append(kp), globs.append(g), rects.append(rect)
-    out = run_landmarks(net, np.stack(crops), batch_size=batch_size)
+    crops = np.stack(crops)
+    n = len(crops)
+    flip = flip_average and with_landmarks
+    out = run_landmarks(net, np.concatenate([crops, crops[:, :, ::-1]]) if flip else crops, batch_size=batch_size)
+    landmarks, world = averaged(out.rows(0, n), out.rows(n, 2 * n)) if flip else (out.landmarks, out.world)
+    out = out.rows(0, n)
     ctx = ImageContext(out.features.float(), torch.as_tensor(np.stack(kps), dtype=torch.float32),
                        torch.as_tensor(np.stack(globs), dtype=torch.float32),
                        torch.ones(len(hands), dtype=torch.bool))
     if not with_landmarks:
         return ctx
-    uv = np.stack([to_image(out.landmarks[i, :, :2].double().numpy(), r, CROP_SIZE) for i, r in enumerate(rects)])
-    world = np.stack([to_image_axes(out.world[i].double().numpy(), r) for i, r in enumerate(rects)])
+    uv = np.stack([to_image(landmarks[i, :, :2].double().numpy(), r, CROP_SIZE) for i, r in enumerate(rects)])
+    world = np.stack([to_image_axes(world[i].double().numpy(), r) for i, r in enumerate(rects)])
     return ctx, CropLandmarks(keypoints_2d=uv, world=world)
