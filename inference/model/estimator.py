@@ -139,6 +139,8 @@ class GenerativeEstimator:
         default_steps = self.config.greedy_steps if temperature == 0 else self.config.steps
         cfg = replace(self.config, steps=default_steps if steps is None else steps,
                       refine=self.config.refine if refine is None else refine)
+        if cfg.refine_target not in ("crop", "detector"):
+            raise MaskHandError(f"refine_target must be 'crop' or 'detector'; got {cfg.refine_target!r}")
         dt = torch.float32
         uv = torch.as_tensor(np.asarray(keypoints_2d, np.float64), dtype=dt)[None]
         conf = torch.as_tensor(np.asarray(confidence, np.float64), dtype=dt)[None]

@@ -127,7 +127,7 @@ def image_context(net, image: np.ndarray, hands: list[tuple[np.ndarray, bool]], 
     n = len(crops)
     flip = flip_average and with_landmarks
     out = run_landmarks(net, np.concatenate([crops, crops[:, :, ::-1]]) if flip else crops, batch_size=batch_size)
-    landmarks, world = averaged(out.rows(0, n), out.rows(n, 2 * n)) if flip else (out.landmarks, out.world)
+    landmarks, world_crop = averaged(out.rows(0, n), out.rows(n, 2 * n)) if flip else (out.landmarks, out.world)
     out = out.rows(0, n)
     ctx = ImageContext(out.features.float(), torch.as_tensor(np.stack(kps), dtype=torch.float32),
                        torch.as_tensor(np.stack(globs), dtype=torch.float32),
@@ -135,5 +135,5 @@ def image_context(net, image: np.ndarray, hands: list[tuple[np.ndarray, bool]], 
     if not with_landmarks:
         return ctx
     uv = np.stack([to_image(landmarks[i, :, :2].double().numpy(), r, CROP_SIZE) for i, r in enumerate(rects)])
-    world = np.stack([to_image_axes(world[i].double().numpy(), r) for i, r in enumerate(rects)])
+    world = np.stack([to_image_axes(world_crop[i].double().numpy(), r) for i, r in enumerate(rects)])
     return ctx, CropLandmarks(keypoints_2d=uv, world=world)
