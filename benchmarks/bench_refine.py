@@ -218,9 +218,7 @@ def second_look(est, s: Sample, d):
     if mirrored:
         uv, _ = mirror_view(uv, K, None)
     _, look = est.image_context(load_image(s.image), uv[0].numpy(), mirrored, s.K)
-    uv2, w2 = look.keypoints_2d[0].copy(), look.world[0].copy()
-    if mirrored:
-        uv2[:, 0], w2[:, 0] = 2 * s.K[0, 2] - uv2[:, 0], -w2[:, 0]
+    uv2, w2 = look.in_image(0, mirrored, float(s.K[0, 2]))
     return w2, uv2
 
 

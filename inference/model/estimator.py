@@ -166,10 +166,7 @@ class GenerativeEstimator:
             if cfg.refine_target == "crop":
                 # refine against the crop's own landmarks, back in the image's frame (docs/BENCHMARKS.md:
                 # closer to the truth than the detector's first look, and they cost nothing more)
-                keypoints_2d, world = second.keypoints_2d[0], second.world[0]
-                if mirror:
-                    keypoints_2d = np.column_stack([2 * float(Kt[0, 0, 2]) - keypoints_2d[:, 0], keypoints_2d[:, 1]])
-                    world = world * [-1.0, 1.0, 1.0]
+                keypoints_2d, world = second.in_image(0, mirror, float(Kt[0, 0, 2]))
         dec = decode(self.net, kp_feat.to(self.device), glob.to(self.device), hypotheses=hypotheses,
                      steps=int(cfg.steps), temperature=temperature, seed=seed, locked_ids=lock_ids, locked=lock_mask,
                      greedy_rows=int(cfg.greedy_first and hypotheses > 1 and temperature > 0), image=evidence)

@@ -103,6 +103,14 @@ class CropLandmarks:
     keypoints_2d: np.ndarray
     world: np.ndarray
 
+    def in_image(self, i: int, mirrored: bool, cx: float) -> tuple[np.ndarray, np.ndarray]:
+        """Hand i's (keypoints_2d (21, 2), world (21, 3)) in the image's own frame: a mirrored view (a left
+        hand seen as a right one, mirrored about the principal point's column cx) mirrored back."""
+        uv, world = self.keypoints_2d[i].copy(), self.world[i].copy()
+        if mirrored:
+            uv[:, 0], world[:, 0] = 2.0 * cx - uv[:, 0], -world[:, 0]
+        return uv, world
+
 
 @torch.no_grad()
 def image_context(net, image: np.ndarray, hands: list[tuple[np.ndarray, bool]], K: np.ndarray,
