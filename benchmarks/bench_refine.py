@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_refine.py [--sets fixtures,vt,bench,real] [--variants a,b,...]
         [--vt /tmp/vt] [--bench DIR] [--real GT3D.json] [--repeat 1] [--cache dets.pkl] [--list]
-        [--checkpoints bundled,image=DIR]
+        [--checkpoints bundled,image=DIR] [--by-side] [--mirror DIR]
 
 --checkpoints compares weights (a label=folder holding tokenizer.pt and transformer.pt, or "bundled");
 weights with image tokens (issue 13) are given the image unless the variant spec says img=0.
@@ -55,11 +55,11 @@ VARIANTS = {
 SPEC_KEYS = {"refine": ("refine_method", str), "it": ("refine_iterations", int), "w": ("refine_w_init", float),
              "tol": ("refine_tol", float), "T": ("steps", int), "gf": ("greedy_first", lambda v: v == "1"), "rw": ("reprojection_weight", float), "adam": ("refine_steps", int),
              "target": ("refine_target", str), "ww": ("refine_w_world", float),
-             "flip": ("flip_average", lambda v: v == "1")}
+             "flip": ("flip_average", lambda v: v == "1"), "rank": ("rank_target", str)}
 
 
 def variant(name: str):
-    """A preset name, or a spec "refine=lm:it=4:w=0.01:tol=1e-3:T=5:temp=0:n=1:rw=100:ww=0.05:gf=1:target=detector:flip=1"
+    """A preset name, or a spec "refine=lm:it=4:w=0.01:tol=1e-3:T=5:temp=0:n=1:rw=100:ww=0.05:gf=1:target=detector:flip=1:rank=refined"
     over today's defaults (refine=none: no refinement; refine=adam:adam=60: the Adam refinement)."""
     if name in VARIANTS:
         return VARIANTS[name]
@@ -103,7 +103,32 @@ def load_sets(args) -> dict[str, list[Sample]]:
             sets[name] = load_dataset(args.bench, limit=args.bench_limit)
         elif name == "real" and args.real.is_file():
             sets[name] = load_dataset(args.real)
-    return {k: v for k, v in sets.items() if v}
+    sets = {k: v for k, v in sets.items() if v}
+    return {k: mirrored(v, args.mirror) for k, v in sets.items()} if args.mirror else sets
+
+
+def mirrored(samples: list[Sample], folder: Path) -> list[Sample]:
+    """The samples with each image flipped left-right (written once under `folder`) and its ground truth
+    mirrored with it: side swapped, x -> -x in the camera frame, cx -> W - 1 - cx. A left hand becomes
+    a right one, so the same hands score both ways and any asymmetry of the pipeline shows."""
+    import cv2
+
+    from maskhand.inference.images import load_image
+
+    out, flip = [], np.diag([-1.0, 1.0, 1.0])
+    for s in samples:
+        dst = folder / f"{abs(hash(str(s.image))):x}_{Path(s.image).name}"
+        image = load_image(s.image)
+        if not dst.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(dst), cv2.cvtColor(np.ascontiguousarray(image[:, ::-1]), cv2.COLOR_RGB2BGR),
+                        [cv2.IMWRITE_JPEG_QUALITY, 98] if dst.suffix.lower() in (".jpg", ".jpeg") else [])
+        K = s.K.copy()
+        K[0, 2] = image.shape[1] - 1 - K[0, 2]
+        out.append(replace(s, image=dst, image_id="mirror:" + s.image_id, side="right" if s.side == "left" else "left",
+                           K=K, xyz=s.xyz @ flip, verts=None if s.verts is None else s.verts @ flip,
+                           visible_2d=s.visible_2d, valid=s.valid))
+    return out
 
 
 def detect_all(sets, cache: Path | None):
@@ -248,6 +273,10 @@ def main() -> int:
     ap.add_argument("--second-look", action="store_true",
                     help="also score the landmark network's answer on the context crop (what the default "
                          "refinement fits; CropLandmarks) as a MediaPipe row")
+    ap.add_argument("--mirror", type=Path, default=None, metavar="DIR",
+                    help="score every image flipped left-right instead (written into DIR), its ground truth mirrored")
+    ap.add_argument("--by-side", action="store_true",
+                    help="also print each set's left and right hands (the ground truth's side) as their own rows")
     ap.add_argument("--list", action="store_true")
     args = ap.parse_args()
     if args.list:
@@ -267,8 +296,13 @@ def main() -> int:
     print(f"torch threads {torch.get_num_threads()}, seed {args.seed}, repeat {args.repeat}")
     print("| set | weights | variant | found | PA-MPJPE mm | PCK@0.05 2D | best-of-N mm | ms/hand (median) |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
+    parts = []
     for set_name, samples in sets.items():
         pairs = matched(samples, found)
+        parts.append((set_name, pairs))
+        if args.by_side:
+            parts += [(f"{set_name} ({side})", [(s, d) for s, d in pairs if s.side == side]) for side in ("left", "right")]
+    for set_name, pairs in parts:
         hits_found = [(s, d) for s, d in pairs if d is not None]
         e, h = zip(*[score(d.world, d.keypoints_2d, s) for s, d in hits_found]) if hits_found else ((), ())
         pa, pck = summary(list(e), list(h))

@@ -12,6 +12,7 @@ import torch
 
 from rendered_hands import HANDS, rendered_hands
 
+from maskhand.errors import MaskHandError
 from maskhand.inference.keypoints import KeypointDetector
 from maskhand.inference.mediapipe_torch import load_landmark_net, run_landmarks
 from maskhand.inference.model import checkpoint
@@ -230,3 +231,42 @@ def test_flip_averaging_of_the_second_look_reaches_predict(fixtures):
         ra, rb = a(item["image"], K)[0], b(item["image"], K)[0]
     assert ra.side == rb.side == "left"
     assert not np.allclose(ra.hypotheses[0].keypoints_3d, rb.hypotheses[0].keypoints_3d)
+
+
+def test_hypotheses_are_ranked_against_the_look_the_refinement_did_not_fit(fixtures):
+    """rank_target "detector" (default): the ranking's reprojection term measures each refined hypothesis
+    against the detector's keypoints, not against the second look the refinement just fitted; the
+    hypotheses themselves are the same, only their scores (and so their order) change, by exactly the
+    difference of the two reprojection errors."""
+    from dataclasses import replace
+
+    est = GenerativeEstimator()
+    assert est.config.rank_target == "detector" and est.config.refine_target == "crop"
+    item = next(f for f in fixtures if f["side"] == "left")
+    h, K = item["hand"], item["K"]
+    args = (h.keypoints_2d, h.confidence, K, h.side, h.world)
+    on_detector = est(*args, hypotheses=3, seed=4, image=item["image"])
+    est.config, default = replace(est.config, rank_target="refined"), est.config
+    on_refined = est(*args, hypotheses=3, seed=4, image=item["image"])
+    est.config = default
+    uv_view, mirrored = view_of(item)
+    _, look = est.image_context(item["image"], uv_view, mirrored, K)
+    second = look.in_image(0, mirrored, float(K[0, 2]))[0]
+    box = max(np.ptp(h.keypoints_2d[:, 0]), np.ptp(h.keypoints_2d[:, 1]))
+    conf = np.asarray(h.confidence, np.float64)
+
+    def err(kp3, uv):
+        proj = (K[:2, :2] @ (kp3[:, :2] / kp3[:, 2:]).T).T + K[:2, 2]
+        return (np.linalg.norm(proj - uv, axis=1) * conf).sum() / conf.sum()
+
+    by_seed = {x.seed: x for x in on_refined}
+    assert sorted(by_seed) == sorted(x.seed for x in on_detector)
+    for x in on_detector:
+        y = by_seed[x.seed]
+        np.testing.assert_allclose(x.keypoints_3d, y.keypoints_3d)
+        gap = est.config.reprojection_weight * (err(x.keypoints_3d, second) - err(x.keypoints_3d, h.keypoints_2d)) / box
+        assert abs(gap) > 1e-6
+        np.testing.assert_allclose(x.score - y.score, gap, atol=1e-6)
+    assert [x.score for x in on_detector] == sorted((x.score for x in on_detector), reverse=True)
+    with pytest.raises(MaskHandError, match="rank_target"):
+        GenerativeEstimator(config=replace(default, rank_target="elsewhere"))(*args, image=item["image"])

@@ -71,6 +71,10 @@ class SamplingConfig:
     refine_target: str = "crop"       # what the refinement and the ranking fit, when the weights look at the
                                       # image: "crop", the landmark network's answer on the context crop
                                       # (MediaPipe's tracking crop); "detector", the keypoints given
+    rank_target: str = "detector"     # what the ranking's reprojection term measures against: "detector",
+                                      # the keypoints given (with refine_target "crop" a look the refinement
+                                      # did not fit, so its residual is a fair check); "refined", the
+                                      # refinement's own target
 
 
 class GenerativeEstimator:
@@ -141,6 +145,9 @@ class GenerativeEstimator:
                       refine=self.config.refine if refine is None else refine)
         if cfg.refine_target not in ("crop", "detector"):
             raise MaskHandError(f"refine_target must be 'crop' or 'detector'; got {cfg.refine_target!r}")
+        if cfg.rank_target not in ("detector", "refined"):
+            raise MaskHandError(f"rank_target must be 'detector' or 'refined'; got {cfg.rank_target!r}")
+        first_look = np.asarray(keypoints_2d, np.float64)
         dt = torch.float32
         uv = torch.as_tensor(np.asarray(keypoints_2d, np.float64), dtype=dt)[None]
         conf = torch.as_tensor(np.asarray(confidence, np.float64), dtype=dt)[None]
@@ -186,29 +193,27 @@ class GenerativeEstimator:
             kp3 = kp[h] + t
             if mirror:  # back to the image's own frame and the hand's own side
                 go, hp, t, kp3 = mirror_pose(go), mirror_pose(hp), t * [-1, 1, 1], kp3 * [-1, 1, 1]
-            cands.append({"global_orient": go, "hand_pose": hp, "betas": betas, "cam_t": t, "kp3": kp3,
-                          "err_px": None})
+            cands.append({"global_orient": go, "hand_pose": hp, "betas": betas, "cam_t": t, "kp3": kp3})
         if cfg.refine and cfg.refine_method == "lm":
             rcfg = RefineConfig(iterations=int(cfg.refine_iterations), w_init=float(cfg.refine_w_init),
                                 tol=float(cfg.refine_tol), w_world=float(cfg.refine_w_world))
             for c, r in zip(cands, self.refiner.refine(keypoints_2d, confidence, K, side, world, cands, rcfg)):
                 c.update(global_orient=r.global_orient, hand_pose=r.hand_pose, betas=r.betas, cam_t=r.cam_t,
-                         kp3=r.keypoints_3d, err_px=r.reprojection_px)
+                         kp3=r.keypoints_3d)
         elif cfg.refine:
             for c in cands:
                 with torch.enable_grad():
                     fit = self.fitter.fit(keypoints_2d, confidence, K, side, world,
                                           init={k: c[k] for k in ("global_orient", "hand_pose", "betas", "cam_t")})
                 c.update(global_orient=fit.global_orient, hand_pose=fit.hand_pose, betas=fit.betas,
-                         cam_t=fit.cam_t, kp3=fit.keypoints_3d, err_px=fit.reprojection_px)
+                         cam_t=fit.cam_t, kp3=fit.keypoints_3d)
+        rank_uv = first_look if cfg.rank_target == "detector" else np.asarray(keypoints_2d, np.float64)
         out = []
         for h, c in enumerate(cands):
-            kp3, err_px = c["kp3"], c["err_px"]
-            if err_px is None:
-                z = np.maximum(kp3[:, 2:], 1e-3)
-                proj = (np.asarray(K)[:2, :2] @ (kp3[:, :2] / z).T).T + np.asarray(K)[:2, 2]
-                err_px = float((np.linalg.norm(proj - np.asarray(keypoints_2d), axis=1) * conf_np).sum()
-                               / max(conf_np.sum(), 1e-6))
+            kp3 = c["kp3"]
+            z = np.maximum(kp3[:, 2:], 1e-3)
+            proj = (np.asarray(K)[:2, :2] @ (kp3[:, :2] / z).T).T + np.asarray(K)[:2, 2]
+            err_px = float((np.linalg.norm(proj - rank_uv, axis=1) * conf_np).sum() / max(conf_np.sum(), 1e-6))
             score = float(dec.log_prob[h]) - cfg.reprojection_weight * err_px / box
             out.append(Hypothesis(score=score, keypoints_3d=kp3, cam_t=np.asarray(c["cam_t"], np.float64),
                                   mano={"global_orient": c["global_orient"], "hand_pose": c["hand_pose"],
