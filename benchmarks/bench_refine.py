@@ -111,13 +111,15 @@ def mirrored(samples: list[Sample], folder: Path) -> list[Sample]:
     """The samples with each image flipped left-right (written once under `folder`) and its ground truth
     mirrored with it: side swapped, x -> -x in the camera frame, cx -> W - 1 - cx. A left hand becomes
     a right one, so the same hands score both ways and any asymmetry of the pipeline shows."""
+    import hashlib
+
     import cv2
 
     from maskhand.inference.images import load_image
 
     out, flip = [], np.diag([-1.0, 1.0, 1.0])
     for s in samples:
-        dst = folder / f"{abs(hash(str(s.image))):x}_{Path(s.image).name}"
+        dst = folder / f"{hashlib.sha1(str(s.image).encode()).hexdigest()[:10]}_{Path(s.image).name}"
         image = load_image(s.image)
         if not dst.is_file():
             folder.mkdir(parents=True, exist_ok=True)

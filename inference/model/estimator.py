@@ -68,7 +68,7 @@ class SamplingConfig:
     flip_average: bool = False        # the second look averaged with the mirrored crop's (test-time flip
                                       # averaging; one more landmark-network pass per hand)
     greedy_first: bool = False        # hypotheses > 1: the first row greedy, the others sampled
-    refine_target: str = "crop"       # what the refinement and the ranking fit, when the weights look at the
+    refine_target: str = "crop"       # what the refinement fits, when the weights look at the
                                       # image: "crop", the landmark network's answer on the context crop
                                       # (MediaPipe's tracking crop); "detector", the keypoints given
     rank_target: str = "detector"     # what the ranking's reprojection term measures against: "detector",
