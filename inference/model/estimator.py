@@ -149,7 +149,7 @@ class GenerativeEstimator:
             raise MaskHandError(f"rank_target must be 'detector' or 'refined'; got {cfg.rank_target!r}")
         first_look = np.asarray(keypoints_2d, np.float64)
         dt = torch.float32
-        uv = torch.as_tensor(np.asarray(keypoints_2d, np.float64), dtype=dt)[None]
+        uv = torch.as_tensor(first_look, dtype=dt)[None]
         conf = torch.as_tensor(np.asarray(confidence, np.float64), dtype=dt)[None]
         Kt = torch.as_tensor(np.asarray(K, np.float64), dtype=dt)[None]
         W = None if world is None else torch.as_tensor(np.asarray(world, np.float64), dtype=dt)[None]
