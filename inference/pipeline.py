@@ -92,6 +92,16 @@ class Pipeline:
             self._threads = torch.get_num_threads()  # given back by close()
             torch.set_num_threads(1)
 
+    def on_worker_thread(self):
+        """Run first on a thread that will call this pipeline's detector (lookahead.py). Torch's thread
+        count is per thread under OpenMP: a new thread would run its ops (the second look's networks)
+        on every core, competing with the model on the caller's thread (measured: 2 cores busy for
+        the worker's convolutions after torch.set_num_threads(1) on the main thread)."""
+        if getattr(self, "_threads", None):
+            import torch
+
+            torch.set_num_threads(1)
+
     def close(self):
         self.detector.close()
         if getattr(self, "_threads", None):

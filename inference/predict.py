@@ -6,13 +6,14 @@ goes on; the caller decides the exit code from `failed`.
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputFileError, MaskHandError
 from .images import IMAGE_SUFFIXES
-
+from .lookahead import prepared_ahead
 
 
 def expand_inputs(inputs) -> list[Path]:
@@ -33,7 +34,10 @@ def expand_inputs(inputs) -> list[Path]:
 def predict(inputs, intrinsics: Path | None = None, hypotheses: int = 1, seed: int = 0,
             max_hands: int = 2, estimator: str = "auto", mano_dir=None,
             temperature: float | None = None, flip_average: bool = False) -> dict:
-    """Run detection + estimator on every image; returns the JSON-ready document (flip_average: see Pipeline)."""
+    """Run detection + estimator on every image; returns the JSON-ready document (flip_average: see Pipeline).
+
+    The next image is read and detected while the model works on the current one (lookahead.py);
+    timings_ms["detect"] and ["load"] therefore overlap ["model"], and "total" is the wall time."""
     from .camera import default_intrinsics, load_intrinsics
     from .images import load_image
     from .pipeline import Pipeline
@@ -44,21 +48,34 @@ def predict(inputs, intrinsics: Path | None = None, hypotheses: int = 1, seed: i
     t_start = time.perf_counter()
     t_load = 0.0
     with Pipeline(estimator=estimator, max_hands=max_hands, mano_dir=mano_dir, flip_average=flip_average) as pipe:
-        for i, path in enumerate(paths):
-            entry = {"path": str(path), "width": None, "height": None, "hands": [], "error": None}
+        def read_and_detect(i: int):
+            """On the worker thread (lookahead.py): image i read, its camera, the detector's hands (or
+            the detector's error, raised once the image's size is recorded)."""
+            nonlocal t_load
+            t0 = time.perf_counter()
+            image = load_image(paths[i])
+            t_load += (time.perf_counter() - t0) * 1000
+            K = np.asarray(Ks[i]) if Ks is not None else default_intrinsics(image.shape[1], image.shape[0])
             try:
-                t0 = time.perf_counter()
-                image = load_image(path)
-                t_load += (time.perf_counter() - t0) * 1000
-                h, w = image.shape[:2]
-                entry["width"], entry["height"] = w, h
-                K = np.asarray(Ks[i]) if Ks is not None else default_intrinsics(w, h)
-                entry["K"] = K.tolist()
-                hands = pipe(image, K, hypotheses=hypotheses, seed=seed, temperature=temperature)
-                entry["hands"] = [hand.to_json() for hand in hands]
+                return image, K, pipe.detect_frames([image])[0]
             except MaskHandError as err:
-                entry["error"] = str(err)
-            doc["images"].append(entry)
+                return image, K, err
+
+        with closing(prepared_ahead(range(len(paths)), read_and_detect, pipe.on_worker_thread)) as ahead:
+            for i, prepared in ahead:
+                entry = {"path": str(paths[i]), "width": None, "height": None, "hands": [], "error": None}
+                try:
+                    image, K, found = prepared.result()
+                    h, w = image.shape[:2]
+                    entry["width"], entry["height"] = w, h
+                    entry["K"] = K.tolist()
+                    if isinstance(found, MaskHandError):
+                        raise found
+                    hands = pipe.estimate(image, K, found, hypotheses=hypotheses, seed=seed, temperature=temperature)
+                    entry["hands"] = [hand.to_json() for hand in hands]
+                except MaskHandError as err:
+                    entry["error"] = str(err)
+                doc["images"].append(entry)
         doc["timings_ms"] = {"load": round(t_load, 1), **{k: round(v, 1) for k, v in pipe.timings.items()},
                              "total": round((time.perf_counter() - t_start) * 1000, 1)}
         doc["estimator"] = pipe.estimator

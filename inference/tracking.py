@@ -12,11 +12,13 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from contextlib import closing
 
 import numpy as np
 
 from ..errors import MaskHandError
 from .camera import default_intrinsics
+from .lookahead import prepared_ahead
 from .take import VIDEO_HYPOTHESES, HandTrack, Take, TakeBuilder  # noqa: F401 (HandTrack, Take: what track() gives)
 
 TRACK_ESTIMATORS = ("auto", "model", "fitted")
@@ -43,6 +45,8 @@ def track(source, frame_range=None, estimator: str = "auto", hypotheses: int = V
             hands the kept ones as HandResult.to_json() dicts (<= 1 per side, take.best_per_side; a
             kept hand carries the same side's other detections under "others").
         should_stop: checked before each frame; True ends the take early, keeping the frames done.
+            The next frames are read and detected while the model works on the current one
+            (lookahead.py), so the detector may have seen one frame (or batch) past the last kept.
         pipeline: an open Pipeline(tracking=True) to reuse (its detector is reset; not closed here).
         frame_detector: as Pipeline takes it ("auto": MediaPipe's video mode on a CPU, its networks in
             torch over batches of frames on CUDA/MPS); ignored when a pipeline is given.
@@ -80,29 +84,39 @@ def track(source, frame_range=None, estimator: str = "auto", hypotheses: int = V
         with frames:
             total = frames.count or None
             it = iter(frames)
-            while not cancelled:
-                if should_stop is not None and should_stop():
-                    cancelled = True
-                    break
-                # a batch of frames for a batched detector (frame_batches.py), else one frame
+
+            def read_and_detect(_):
+                """On the worker thread (lookahead.py): the next frames (a batch for a batched detector,
+                frame_batches.py, else one) and the detector's hands in each."""
                 t0 = time.perf_counter()
                 chunk = list(itertools.islice(it, pipeline.frame_batch))
-                read_ms += (time.perf_counter() - t0) * 1000
-                if not chunk:
-                    break
-                for (index, image), found in zip(chunk, pipeline.detect_frames([img for _, img in chunk])):
-                    if len(chunk) > 1 and should_stop is not None and should_stop():
+                ms = (time.perf_counter() - t0) * 1000
+                return chunk, pipeline.detect_frames([img for _, img in chunk]) if chunk else [], ms
+
+            with closing(prepared_ahead(itertools.repeat(None), read_and_detect, pipeline.on_worker_thread)) as ahead:
+                for _, prepared in ahead:
+                    if should_stop is not None and should_stop():
                         cancelled = True
                         break
-                    h, w = image.shape[:2]
-                    frame_K = default_intrinsics(w, h) if K is None else np.asarray(K, np.float64)
-                    if size is None:
-                        size, first_K = (w, h), frame_K
-                    hands = pipeline.estimate(image, frame_K, found, hypotheses=hypotheses, seed=seed,
-                                              temperature=temperature, locked=locked)
-                    kept = builder.add(index, [hand.to_json() for hand in hands])
-                    if on_frame is not None:
-                        on_frame(len(builder.frames), total, int(index), kept)
+                    chunk, detections, ms = prepared.result()
+                    read_ms += ms
+                    if not chunk:
+                        break
+                    for (index, image), found in zip(chunk, detections):
+                        if len(chunk) > 1 and should_stop is not None and should_stop():
+                            cancelled = True
+                            break
+                        h, w = image.shape[:2]
+                        frame_K = default_intrinsics(w, h) if K is None else np.asarray(K, np.float64)
+                        if size is None:
+                            size, first_K = (w, h), frame_K
+                        hands = pipeline.estimate(image, frame_K, found, hypotheses=hypotheses, seed=seed,
+                                                  temperature=temperature, locked=locked)
+                        kept = builder.add(index, [hand.to_json() for hand in hands])
+                        if on_frame is not None:
+                            on_frame(len(builder.frames), total, int(index), kept)
+                    if cancelled:
+                        break
         if not builder.frames and not cancelled:
             raise MaskHandError(f"{source} gave no frames to track")
         timings = {k: v - before.get(k, 0.0) for k, v in pipeline.timings.items()}

@@ -96,3 +96,25 @@ def test_images_too_small_for_detection_get_an_error_naming_their_size(tmp_path)
     assert f"the image is 400x{MIN_DETECT_SIDE - 1} pixels" in errors[1]
     assert errors[2] is None and doc["images"][2]["hands"] == []  # big enough, just no hand
     assert f"tiny.png: {errors[0]}" in proc.stderr
+
+
+@pytest.mark.skipif(not weights_available(), reason="default weights not trained yet")
+def test_detecting_one_photo_ahead_changes_no_result():
+    """predict reads and detects the next photo while the model works on the current one
+    (inference/lookahead.py); every hand must be the one a plain photo-by-photo loop gives."""
+    from maskhand.inference.camera import default_intrinsics
+    from maskhand.inference.images import load_image
+    from maskhand.inference.pipeline import Pipeline
+    from maskhand.inference.predict import predict
+
+    images = [FIXTURES / f"evaluation/rgb/0000000{i}.jpg" for i in (1, 3, 4, 7)]
+    doc = predict(images, hypotheses=2, seed=3)
+    with Pipeline() as pipe:
+        for path, entry in zip(images, doc["images"]):
+            image = load_image(path)
+            plain = pipe(image, default_intrinsics(image.shape[1], image.shape[0]), hypotheses=2, seed=3)
+            assert entry["error"] is None and len(entry["hands"]) == len(plain) >= 1, path.name
+            for got, want in zip(entry["hands"], plain):
+                assert got["side"] == want.side and got["found_by"] == want.found_by
+                assert [h["tokens"] for h in got["hypotheses"]] == [h.to_json()["tokens"] for h in want.hypotheses]
+                np.testing.assert_allclose(got["keypoints_3d"], want.keypoints_3d, atol=1e-6)  # JSON keeps micrometres
