@@ -38,50 +38,62 @@ def predict(inputs, intrinsics: Path | None = None, hypotheses: int = 1, seed: i
 
     The next image is read and detected while the model works on the current one (lookahead.py);
     timings_ms["detect"] and ["load"] therefore overlap ["model"], and "total" is the wall time."""
-    from .camera import default_intrinsics, load_intrinsics
-    from .images import load_image
+    from .camera import load_intrinsics
     from .pipeline import Pipeline
 
     paths = expand_inputs(inputs)
     Ks = load_intrinsics(intrinsics, len(paths)) if intrinsics else None
-    doc = {"images": [], "timings_ms": {}}
     t_start = time.perf_counter()
-    t_load = 0.0
     with Pipeline(estimator=estimator, max_hands=max_hands, mano_dir=mano_dir, flip_average=flip_average) as pipe:
-        def read_and_detect(i: int):
-            """On the worker thread (lookahead.py): image i read, its camera, the detector's hands (or
-            the detector's error, raised once the image's size is recorded)."""
-            nonlocal t_load
-            t0 = time.perf_counter()
-            image = load_image(paths[i])
-            t_load += (time.perf_counter() - t0) * 1000
-            K = np.asarray(Ks[i]) if Ks is not None else default_intrinsics(image.shape[1], image.shape[0])
-            try:
-                return image, K, pipe.detect_frames([image])[0]
-            except MaskHandError as err:
-                return image, K, err
-
-        with closing(prepared_ahead(range(len(paths)), read_and_detect, pipe.on_worker_thread)) as ahead:
-            for i, prepared in ahead:
-                entry = {"path": str(paths[i]), "width": None, "height": None, "hands": [], "error": None}
-                try:
-                    image, K, found = prepared.result()
-                    h, w = image.shape[:2]
-                    entry["width"], entry["height"] = w, h
-                    entry["K"] = K.tolist()
-                    if isinstance(found, MaskHandError):
-                        raise found
-                    hands = pipe.estimate(image, K, found, hypotheses=hypotheses, seed=seed, temperature=temperature)
-                    entry["hands"] = [hand.to_json() for hand in hands]
-                except MaskHandError as err:
-                    entry["error"] = str(err)
-                doc["images"].append(entry)
-        doc["timings_ms"] = {"load": round(t_load, 1), **{k: round(v, 1) for k, v in pipe.timings.items()},
-                             "total": round((time.perf_counter() - t_start) * 1000, 1)}
-        doc["estimator"] = pipe.estimator
+        entries, load_ms = estimate_images(pipe, paths, Ks, hypotheses=hypotheses, seed=seed, temperature=temperature)
+        doc = {"images": entries,
+               "timings_ms": {"load": round(load_ms, 1), **{k: round(v, 1) for k, v in pipe.timings.items()},
+                              "total": round((time.perf_counter() - t_start) * 1000, 1)},
+               "estimator": pipe.estimator}
     doc["hypotheses_requested"] = hypotheses
     doc["seed"] = seed
     return doc
+
+
+def estimate_images(pipe, paths: list[Path], Ks=None, **sampling) -> tuple[list[dict], float]:
+    """predict's loop on an open Pipeline: (one document entry per image, milliseconds spent reading).
+
+    Ks: a camera per image, None for default_intrinsics of each image's size; sampling: as
+    Pipeline.estimate takes it. Kept apart from predict so benchmarks time it on a warm pipeline."""
+    from .camera import default_intrinsics
+    from .images import load_image
+
+    load_ms = 0.0
+
+    def read_and_detect(i: int):
+        """On the worker thread (lookahead.py): image i read, its camera, the detector's hands (or
+        the detector's error, raised once the image's size is recorded)."""
+        nonlocal load_ms
+        t0 = time.perf_counter()
+        image = load_image(paths[i])
+        load_ms += (time.perf_counter() - t0) * 1000
+        K = np.asarray(Ks[i]) if Ks is not None else default_intrinsics(image.shape[1], image.shape[0])
+        try:
+            return image, K, pipe.detect_frames([image])[0]
+        except MaskHandError as err:
+            return image, K, err
+
+    entries = []
+    with closing(prepared_ahead(range(len(paths)), read_and_detect, pipe.on_worker_thread)) as ahead:
+        for i, prepared in ahead:
+            entry = {"path": str(paths[i]), "width": None, "height": None, "hands": [], "error": None}
+            try:
+                image, K, found = prepared.result()
+                h, w = image.shape[:2]
+                entry["width"], entry["height"] = w, h
+                entry["K"] = K.tolist()
+                if isinstance(found, MaskHandError):
+                    raise found
+                entry["hands"] = [hand.to_json() for hand in pipe.estimate(image, K, found, **sampling)]
+            except MaskHandError as err:
+                entry["error"] = str(err)
+            entries.append(entry)
+    return entries, load_ms
 
 
 def failed(doc: dict) -> int:
