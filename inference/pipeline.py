@@ -89,8 +89,13 @@ class Pipeline:
             # under load), so inference runs single-threaded; batch work (training) keeps its threads.
             import torch
 
+            from .blas_threads import set_blas_threads
+
             self._threads = torch.get_num_threads()  # given back by close()
             torch.set_num_threads(1)
+            # numpy's OpenBLAS too: its second thread spins during the refinement's small products and
+            # takes a core from the next photo's detection (blas_threads.py has the figures).
+            self._blas_threads = set_blas_threads(1)
 
     def on_worker_thread(self):
         """Run first on a thread that will call this pipeline's detector (lookahead.py). Torch's thread
@@ -109,6 +114,10 @@ class Pipeline:
 
             torch.set_num_threads(self._threads)
             self._threads = None
+            if self._blas_threads is not None:
+                from .blas_threads import set_blas_threads
+
+                set_blas_threads(self._blas_threads)
 
     def __enter__(self):
         return self
