@@ -4,10 +4,13 @@ zoomed-in views of the image, batched.
 Why: MediaPipe's palm detector sees a photo letterboxed to 192 x 192 pixels, upright. It misses
 hands that are small in a large photo (a few pixels at 192), hands that fill a tight crop (no room
 around the palm) and some hands upside down or sideways. Each view below fixes one of these; all of
-them go through the palm detector in two batches: the zoomed-out views first (they find most of
-what is found: docs/BENCHMARKS.md), the others only when those find nothing. A palm found in a view
-is mapped back into the original image, where MediaPipe's hand rectangle is cut and the landmark network runs (batched over
-every palm found), so the keypoints come from the original pixels whatever view found the palm.
+them go through the palm detector in batches, in the order of what they find (docs/BENCHMARKS.md):
+the zoomed-out views first, then the zoomed-in tiles, then the turned images, each batch only when
+the ones before found nothing (about 20 ms per view on a CPU core). A palm found in a view is mapped
+back into the original image, where MediaPipe's hand rectangle is cut and the landmark network runs,
+so the keypoints come from the original pixels whatever view found the palm. The landmark network
+takes the palms best score first and skips a palm that lies inside a hand already found (the
+overlapping tiles see one hand several times; each crop costs about 25 ms on a CPU core).
 
 Views (name: what it is):
 - "rotate 90", "rotate 180", "rotate 270": the image turned clockwise by that angle;
@@ -27,7 +30,9 @@ from .mediapipe_torch.palm import Palm, weighted_nms
 ZOOM_OUT = {"zoom out": 1.6, "zoom out more": 2.5}
 TILE = 0.6  # tile side over the image's side; 2 tiles per axis overlap by 2 x 0.6 - 1 = 20 %
 LANDMARK_SIZE = 224
-FIRST_TRIES = ("zoom out", "zoom out more")  # the first batch; the other views only if it finds nothing
+# The batches of views in turn, by kind (a view's name without its numbers); a batch runs only if
+# those before found nothing.
+TRIES = (("zoom out", "zoom out more"), ("zoom in",), ("rotate",))
 SAME_HAND_OVERLAP = 0.5  # two hands whose keypoint boxes share this much of the smaller one are one hand
 
 
@@ -152,25 +157,32 @@ class HandSearch:
 
         height, width = image.shape[:2]
         every = views(width, height)
-        for tries in ([v for v in every if v.name in FIRST_TRIES], [v for v in every if v.name not in FIRST_TRIES]):
+        for names in TRIES:
+            tries = [v for v in every if _kind(v.name) in names]
             found = detect_palms(self.palm_net, [v.render(image) for v in tries], min_score=self.min_palm_score)
             palms = _one_per_place([(_palm_in_image(palm, view), view.name)
                                     for view, view_palms in zip(tries, found) for palm in view_palms])
-            hands = self.landmarks(image, palms)[:max_hands] if palms else []
+            hands = self.landmarks(image, palms, max_hands) if palms else []
             if hands:
                 return hands
         return []
 
-    def landmarks(self, image: np.ndarray, palms: list[tuple[Palm, str]]) -> list[FoundHand]:
-        """The landmark network on each palm's hand rectangle (one batch), hands above min_presence,
-        one per place, best presence first."""
-        hands = [h for h in hands_in_crops(self.landmark_net, [(image, palm.hand_rect(), view) for palm, view in palms])
-                 if h.presence >= self.min_presence]
+    def landmarks(self, image: np.ndarray, palms: list[tuple[Palm, str]], max_hands: int = 2) -> list[FoundHand]:
+        """The landmark network on the palms' hand rectangles, best palm score first, skipping a palm
+        whose centre lies in a hand already found; hands above min_presence, one per place, at most
+        max_hands, best presence first."""
         kept = []
-        for hand in sorted(hands, key=lambda h: -h.presence):
-            if not same_place(hand, kept):
+        for palm, view in sorted(palms, key=lambda p: -p[0].score):
+            if len(kept) >= max_hands:
+                break
+            x0, y0, x1, y1 = palm.box
+            centre = np.array([(x0 + x1) / 2.0, (y0 + y1) / 2.0])
+            if any(_contains(_extent(h.keypoints_2d), centre) for h in kept):
+                continue
+            hand = hands_in_crops(self.landmark_net, [(image, palm.hand_rect(), view)])[0]
+            if hand.presence >= self.min_presence and not same_place(hand, kept):
                 kept.append(hand)
-        return kept
+        return sorted(kept, key=lambda h: -h.presence)
 
 
 def _palm_in_image(palm: Palm, view: View) -> Palm:
@@ -203,6 +215,15 @@ def _extent(points: np.ndarray) -> np.ndarray:
     from .keypoints import square_box
 
     return np.array(square_box(points))
+
+
+def _kind(view_name: str) -> str:
+    """"zoom in 0 1" -> "zoom in", "rotate 90" -> "rotate", "zoom out more" -> itself."""
+    return " ".join(word for word in view_name.split() if not word.isdigit())
+
+
+def _contains(box: np.ndarray, point: np.ndarray) -> bool:
+    return bool(box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3])
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:

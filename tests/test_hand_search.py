@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from rendered_hands import rendered_hands
 
-from maskhand.inference.hand_search import View, views
+from maskhand.inference.hand_search import HandSearch, View, views
 from maskhand.inference.keypoints import KeypointDetector
 from maskhand.inference.pipeline import Pipeline
 
@@ -113,3 +113,60 @@ def test_predict_reports_which_try_found_each_hand(fixtures):
     assert retried.to_json()["found_by"].startswith("zoom out")
     assert direct.to_json()["found_by"] == "mediapipe"
     assert retried.keypoints_3d is not None and retried.side == fixtures[TIGHT[0]]["side"]
+
+
+def small_in_large(item, size=1280):
+    """The render at 2/3 scale near the top-left corner of a grey size x 0.75 size picture (MediaPipe,
+    seeing it letterboxed to 192 px, misses it), and its keypoints there."""
+    canvas = np.full((size * 3 // 4, size, 3), 90, np.uint8)
+    h, w = item["image"].shape[:2]
+    small = cv2.resize(item["image"], (w * 2 // 3, h * 2 // 3), interpolation=cv2.INTER_AREA)
+    x0, y0 = int(0.08 * size), int(0.06 * size)
+    canvas[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
+    return canvas, item["uv"] * [small.shape[1] / w, small.shape[0] / h] + [x0, y0]
+
+
+def batch_sizes(net):
+    """A list that records the batch size of every call of `net`, and the hook to remove."""
+    sizes = []
+    return sizes, net.register_forward_hook(lambda module, inputs, output: sizes.append(inputs[0].shape[0]))
+
+
+@pytest.fixture(scope="module")
+def search():
+    return HandSearch(min_palm_score=0.5, min_presence=0.5)  # KeypointDetector's defaults
+
+
+@pytest.mark.parametrize("index", [0, 4])
+def test_a_small_hand_in_a_large_picture_is_found_by_a_tile_before_any_turned_view(fixtures, detectors, search, index):
+    plain, _ = detectors
+    picture, uv = small_in_large(fixtures[index])
+    assert plain.detect(picture) == []  # MediaPipe misses it
+    views_run, hook = batch_sizes(search.palm_net)
+    try:
+        [hand] = search.search(picture)
+    finally:
+        hook.remove()
+    assert hand.found_by == "zoom in 0 0"
+    assert views_run == [2, 4]  # the zoomed-out views, then the tiles; the turned images never ran
+    lo, hi = uv.min(0), uv.max(0)
+    assert np.linalg.norm(hand.keypoints_2d - uv, axis=1).mean() < 0.06 * (hi - lo).max()
+
+
+def test_a_palm_inside_a_hand_already_found_costs_no_second_landmark_crop(fixtures, search):
+    """The overlapping views see one hand several times; only the best palm's crop is run."""
+    from maskhand.inference.mediapipe_torch import detect_palms
+    from maskhand.inference.mediapipe_torch.palm import Palm
+
+    image = fixtures[0]["image"]
+    [[palm]] = detect_palms(search.palm_net, [image], min_score=0.5)
+    shifted = Palm(score=palm.score * 0.9, box=tuple(np.add(palm.box, 6.0)), keypoints=palm.keypoints + 6.0)
+    crops, hook = batch_sizes(search.landmark_net)
+    try:
+        both = search.landmarks(image, [(shifted, "zoom in 0 1"), (palm, "zoom in 0 0")])
+        alone = search.landmarks(image, [(palm, "zoom in 0 0")])
+    finally:
+        hook.remove()
+    assert crops == [1, 1]  # one crop each: the shifted palm was skipped
+    assert len(both) == 1 and both[0].found_by == "zoom in 0 0"  # the better palm, whatever the order given
+    np.testing.assert_array_equal(both[0].keypoints_2d, alone[0].keypoints_2d)
