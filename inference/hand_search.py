@@ -7,10 +7,11 @@ around the palm) and some hands upside down or sideways. Each view below fixes o
 them go through the palm detector in batches, in the order of what they find (docs/BENCHMARKS.md):
 the zoomed-out views first, then the zoomed-in tiles, then the turned images, each batch only when
 the ones before found nothing (about 20 ms per view on a CPU core). A palm found in a view is mapped
-back into the original image, where MediaPipe's hand rectangle is cut and the landmark network runs,
-so the keypoints come from the original pixels whatever view found the palm. The landmark network
-takes the palms best score first and skips a palm that lies inside a hand already found (the
-overlapping tiles see one hand several times; each crop costs about 25 ms on a CPU core).
+back into the original image, where MediaPipe's hand rectangle is cut and the landmark network runs
+(one batch over a try's palms, about 25 ms per crop on a CPU core), so the keypoints come from the
+original pixels whatever view found the palm. Where several views' palms give one hand, the crop
+with the best hand presence is kept: running the crops best palm score first and skipping those
+inside a hand found saved a few crops per miss but scored worse (docs/BENCHMARKS.md).
 
 Views (name: what it is):
 - "rotate 90", "rotate 180", "rotate 270": the image turned clockwise by that angle;
@@ -168,22 +169,15 @@ class HandSearch:
         return []
 
     def landmarks(self, image: np.ndarray, palms: list[tuple[Palm, str]], max_hands: int = 2) -> list[FoundHand]:
-        """The landmark network on the palms' hand rectangles, best palm score first, skipping a palm
-        whose centre lies in a hand already found; hands above min_presence, one per place, at most
-        max_hands, best presence first. One crop at a time, not one batch: on a CPU a batch costs the
-        sum of its crops, which the skip saves; on a GPU the few crops of a miss cost little either way."""
+        """The landmark network on each palm's hand rectangle (one batch), hands above min_presence,
+        one per place, best presence first, at most max_hands."""
+        hands = [h for h in hands_in_crops(self.landmark_net, [(image, palm.hand_rect(), view) for palm, view in palms])
+                 if h.presence >= self.min_presence]
         kept = []
-        for palm, view in sorted(palms, key=lambda p: -p[0].score):
-            if len(kept) >= max_hands:
-                break
-            x0, y0, x1, y1 = palm.box
-            centre = np.array([(x0 + x1) / 2.0, (y0 + y1) / 2.0])
-            if any(_contains(_extent(h.keypoints_2d), centre) for h in kept):
-                continue
-            hand = hands_in_crops(self.landmark_net, [(image, palm.hand_rect(), view)])[0]
-            if hand.presence >= self.min_presence and not same_place(hand, kept):
+        for hand in sorted(hands, key=lambda h: -h.presence):
+            if not same_place(hand, kept):
                 kept.append(hand)
-        return sorted(kept, key=lambda h: -h.presence)
+        return kept[:max_hands]
 
 
 def _palm_in_image(palm: Palm, view: View) -> Palm:
@@ -221,10 +215,6 @@ def _extent(points: np.ndarray) -> np.ndarray:
 def _kind(view_name: str) -> str:
     """"zoom in 0 1" -> "zoom in", "rotate 90" -> "rotate", "zoom out more" -> itself."""
     return " ".join(word for word in view_name.split() if not word.isdigit())
-
-
-def _contains(box: np.ndarray, point: np.ndarray) -> bool:
-    return bool(box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3])
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:

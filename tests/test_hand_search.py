@@ -152,21 +152,3 @@ def test_a_small_hand_in_a_large_picture_is_found_by_a_tile_before_any_turned_vi
     lo, hi = uv.min(0), uv.max(0)
     assert np.linalg.norm(hand.keypoints_2d - uv, axis=1).mean() < 0.06 * (hi - lo).max()
 
-
-def test_a_palm_inside_a_hand_already_found_costs_no_second_landmark_crop(fixtures, search):
-    """The overlapping views see one hand several times; only the best palm's crop is run."""
-    from maskhand.inference.mediapipe_torch import detect_palms
-    from maskhand.inference.mediapipe_torch.palm import Palm
-
-    image = fixtures[0]["image"]
-    [[palm]] = detect_palms(search.palm_net, [image], min_score=0.5)
-    shifted = Palm(score=palm.score * 0.9, box=tuple(np.add(palm.box, 6.0)), keypoints=palm.keypoints + 6.0)
-    crops, hook = batch_sizes(search.landmark_net)
-    try:
-        both = search.landmarks(image, [(shifted, "zoom in 0 1"), (palm, "zoom in 0 0")])
-        alone = search.landmarks(image, [(palm, "zoom in 0 0")])
-    finally:
-        hook.remove()
-    assert crops == [1, 1]  # one crop each: the shifted palm was skipped
-    assert len(both) == 1 and both[0].found_by == "zoom in 0 0"  # the better palm, whatever the order given
-    np.testing.assert_array_equal(both[0].keypoints_2d, alone[0].keypoints_2d)
