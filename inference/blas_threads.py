@@ -4,8 +4,9 @@ numpy's wheels bundle OpenBLAS, which starts one thread per core for its linear 
 model's refinement does only small matrix products; OpenBLAS's extra thread then spins in the kernel
 (sched_yield) while it waits, and, with the next photo detected on a worker thread (lookahead.py),
 takes a core from MediaPipe. Measured on the 2-core test machine (docs/BENCHMARKS.md, "numpy's
-BLAS on one thread"): system time per photo 55-90 ms -> 2 ms, predict with lookahead 79 -> 62 ms per
-render and 134 -> 111 ms per real photo; one photo at a time unchanged.
+BLAS on one thread"): system time per photo 50-110 ms -> 0-5 ms; predict with lookahead 6-17 ms faster
+per render and 17-23 ms per real photo, track 12-13 ms per frame; one photo at a time mixed (the
+spinning thread then burns the idle core, which on a user's machine is Blender's).
 
 No dependency: OpenBLAS exports openblas_set_num_threads (numpy's ILP64 build adds a `64_` suffix,
 scipy's a `scipy_` prefix). Found through the libraries this process has loaded (Linux: /proc/self/maps) or numpy's
