@@ -163,21 +163,21 @@ class HandSearch:
             found = detect_palms(self.palm_net, [v.render(image) for v in tries], min_score=self.min_palm_score)
             palms = _one_per_place([(_palm_in_image(palm, view), view.name)
                                     for view, view_palms in zip(tries, found) for palm in view_palms])
-            hands = self.landmarks(image, palms, max_hands) if palms else []
+            hands = self.landmarks(image, palms)[:max_hands] if palms else []
             if hands:
                 return hands
         return []
 
-    def landmarks(self, image: np.ndarray, palms: list[tuple[Palm, str]], max_hands: int = 2) -> list[FoundHand]:
+    def landmarks(self, image: np.ndarray, palms: list[tuple[Palm, str]]) -> list[FoundHand]:
         """The landmark network on each palm's hand rectangle (one batch), hands above min_presence,
-        one per place, best presence first, at most max_hands."""
+        one per place, best presence first."""
         hands = [h for h in hands_in_crops(self.landmark_net, [(image, palm.hand_rect(), view) for palm, view in palms])
                  if h.presence >= self.min_presence]
         kept = []
         for hand in sorted(hands, key=lambda h: -h.presence):
             if not same_place(hand, kept):
                 kept.append(hand)
-        return kept[:max_hands]
+        return kept
 
 
 def _palm_in_image(palm: Palm, view: View) -> Palm:

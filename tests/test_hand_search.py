@@ -151,4 +151,3 @@ def test_a_small_hand_in_a_large_picture_is_found_by_a_tile_before_any_turned_vi
     assert views_run == [2, 4]  # the zoomed-out views, then the tiles; the turned images never ran
     lo, hi = uv.min(0), uv.max(0)
     assert np.linalg.norm(hand.keypoints_2d - uv, axis=1).mean() < 0.06 * (hi - lo).max()
-
