@@ -1,4 +1,4 @@
-"""inference/lookahead.py: the next item is prepared on one worker thread while the caller works on
+"""inference/lookahead.py: the next items are prepared on worker threads while the caller works on
 the current one; order, errors and early stops behave as in a plain loop."""
 import threading
 import time
@@ -70,3 +70,53 @@ def test_stopping_early_waits_for_the_prepare_in_flight_and_starts_no_more():
 
 def test_an_empty_input_gives_nothing():
     assert list(prepared_ahead([], pytest.fail)) == []
+
+
+def test_two_workers_prepare_two_items_at_once_and_hand_them_out_in_order():
+    both_running = threading.Barrier(2, timeout=5)  # passes only when two prepares run at the same time
+    threads = set()
+
+    def prepare(i):
+        threads.add(threading.current_thread().name)
+        if i in (1, 2):  # prepared together while item 0 is handed out
+            both_running.wait()
+        time.sleep(0.05 if i % 2 else 0.0)  # odd items finish after the even ones started with them
+        return i * i
+
+    out = [(i, f.result()) for i, f in prepared_ahead(range(6), prepare, workers=2)]
+    assert out == [(i, i * i) for i in range(6)]
+    assert len(threads) == 2 and threading.current_thread().name not in threads
+
+
+def test_two_workers_run_the_initializer_on_each_thread():
+    initialised = []
+    out = [f.result() for _, f in prepared_ahead(range(4), lambda i: threading.current_thread().name,
+                                                 initializer=lambda: initialised.append(
+                                                     threading.current_thread().name), workers=2)]
+    assert set(out) <= set(initialised) and len(initialised) == len(set(initialised))
+
+
+def test_stopping_early_with_two_workers_waits_for_both_in_flight_and_starts_no_more():
+    finished, calls, lock = [], [], threading.Lock()
+
+    def prepare(i):
+        with lock:
+            calls.append(i)
+        time.sleep(0.2)
+        with lock:
+            finished.append(i)
+        return i
+
+    ahead = prepared_ahead(range(100), prepare, workers=2)
+    for i, future in ahead:
+        future.result()
+        if i == 2:
+            break
+    ahead.close()
+    # 3 was running; 4 was queued behind 2 and may have started on 2's thread before the stop
+    assert sorted(calls) in ([0, 1, 2, 3], [0, 1, 2, 3, 4]) and sorted(finished) == sorted(calls)
+
+
+def test_workers_must_be_a_positive_whole_number():
+    with pytest.raises(ValueError, match="workers"):
+        next(prepared_ahead(range(3), lambda i: i, workers=0))
