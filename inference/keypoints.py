@@ -17,6 +17,7 @@ Two MediaPipe quirks handled here:
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -228,23 +229,38 @@ def _downscaled(image: np.ndarray, max_side: int) -> np.ndarray:
     return np.ascontiguousarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
 
 
+_quiet_lock = threading.Lock()
+_quiet = {"depth": 0, "saved": None, "devnull": None}  # shared by threads: fd 2 is the process's
+
+
 @contextmanager
 def _quiet_native_logs():
     """Silence MediaPipe's C++ start-up warnings (absl/GLOG write to file descriptor 2 directly,
-    before any log level can be set) while keeping Python exceptions intact."""
+    before any log level can be set) while keeping Python exceptions intact.
+
+    Threads may overlap here (two photo detectors starting, pipeline.py): the first to enter
+    redirects fd 2 and the last to leave restores it, so an inner exit cannot restore the redirect."""
     import sys
 
+    with _quiet_lock:
+        if _quiet["depth"] == 0:
+            try:
+                sys.stderr.flush()
+                saved = os.dup(2)
+            except (OSError, ValueError):  # no real stderr (embedded interpreters): nothing to silence
+                saved = None
+            if saved is not None:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                _quiet.update(saved=saved, devnull=devnull)
+        _quiet["depth"] += 1
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr (embedded interpreters): nothing to silence
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with _quiet_lock:
+            _quiet["depth"] -= 1
+            if _quiet["depth"] == 0 and _quiet["saved"] is not None:
+                os.dup2(_quiet["saved"], 2)
+                os.close(_quiet["saved"])
+                os.close(_quiet["devnull"])
+                _quiet.update(saved=None, devnull=None)
