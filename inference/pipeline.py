@@ -9,6 +9,8 @@ evaluation harness can compare them on the same images. Names:
 """
 from __future__ import annotations
 
+import os
+import threading
 import time
 
 import numpy as np
@@ -22,6 +24,18 @@ FRAME_DETECTORS = ("auto", "mediapipe", "torch")
 # The palm detector's threshold for photos: MediaPipe static mode's 0.3 (issue 13 compares with it);
 # on the project's hand-free pictures it finds no false hand, as at 0.5 (docs/BENCHMARKS.md).
 PHOTO_DETECTION_CONFIDENCE = 0.3
+# Photos detected at once by predict's loop (lookahead.py), each thread with its own MediaPipe graph:
+# on real photos MediaPipe and its second look are most of the time, and with one detecting thread
+# the model's thread waited for it (docs/BENCHMARKS.md, "two photos ahead": 2.8x -> 2.1x MediaPipe
+# alone per real photo on 2 cores). Never more than the cores the process may use.
+PHOTO_DETECT_WORKERS = 2
+
+
+def _usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
 
 
 class Pipeline:
@@ -82,6 +96,13 @@ class Pipeline:
         else:
             self.detector = KeypointDetector(max_hands=max_hands, min_detection_confidence=min_detection_confidence,
                                              tracking=tracking, retry=retry)
+        self.detect_workers = 1 if tracking else min(PHOTO_DETECT_WORKERS, _usable_cores())
+        self._detector_settings = dict(max_hands=max_hands, min_detection_confidence=min_detection_confidence,
+                                       retry=retry)
+        self._detectors = [self.detector]       # every detector made, closed by close()
+        self._idle_detectors = [self.detector]  # those no thread is using now
+        self._detector_slots = 1                # detectors made or being made
+        self._detectors_free = threading.Condition()
         self.timings = {"detect": 0.0, "fit": 0.0, "model": 0.0}
         if device == "cpu":
             # Per-hand tensors are tiny: handing them to a second thread costs more than it saves
@@ -108,7 +129,8 @@ class Pipeline:
             torch.set_num_threads(1)
 
     def close(self):
-        self.detector.close()
+        for detector in self._detectors:
+            detector.close()
         if getattr(self, "_threads", None):
             import torch
 
@@ -138,19 +160,64 @@ class Pipeline:
                              temperature=temperature, locked=locked)
 
     @property
+    def detectors(self) -> tuple:
+        """The detectors made so far (the first is `detector`; detect_frames makes more, up to
+        detect_workers, when threads detect at once)."""
+        with self._detectors_free:
+            return tuple(self._detectors)
+
+    @property
     def frame_batch(self) -> int:
         """How many frames the detector takes per call (1: MediaPipe's graph, a frame at a time)."""
         return getattr(self.detector, "batch", 1)
 
     def detect_frames(self, images: list[np.ndarray]) -> list[list]:
-        """The detector's hands (keypoints.HandKeypoints) in each image; consecutive frames when tracking."""
+        """The detector's hands (keypoints.HandKeypoints) in each image; consecutive frames when tracking.
+
+        Safe to call from detect_workers threads at once: each call takes a detector no other thread
+        is using (a MediaPipe graph takes one image at a time), made on first need up to
+        detect_workers of them; beyond that a call waits for one to be free."""
         t0 = time.perf_counter()
-        if hasattr(self.detector, "detect_batch"):
-            found = self.detector.detect_batch(images)
-        else:
-            found = [self.detector.detect(image) for image in images]
-        self.timings["detect"] += (time.perf_counter() - t0) * 1000
+        detector = self._take_detector()
+        try:
+            if hasattr(detector, "detect_batch"):
+                found = detector.detect_batch(images)
+            else:
+                found = [detector.detect(image) for image in images]
+        finally:
+            self._give_back_detector(detector)
+        ms = (time.perf_counter() - t0) * 1000
+        with self._detectors_free:
+            self.timings["detect"] += ms
         return found
+
+    def _take_detector(self):
+        """An idle detector, a new one while fewer than detect_workers exist, else wait for one."""
+        with self._detectors_free:
+            while not self._idle_detectors and self._detector_slots >= self.detect_workers:
+                self._detectors_free.wait()
+            if self._idle_detectors:
+                return self._idle_detectors.pop()
+            self._detector_slots += 1  # taken now, the detector made outside the lock (it starts a graph)
+        from .keypoints import KeypointDetector
+
+        try:
+            # photos only (tracking has one detector): static mode keeps nothing between images, so
+            # which detector sees an image does not change what it finds
+            detector = KeypointDetector(**self._detector_settings)
+        except BaseException:
+            with self._detectors_free:
+                self._detector_slots -= 1
+                self._detectors_free.notify()
+            raise
+        with self._detectors_free:
+            self._detectors.append(detector)
+        return detector
+
+    def _give_back_detector(self, detector) -> None:
+        with self._detectors_free:
+            self._idle_detectors.append(detector)
+            self._detectors_free.notify()
 
     def estimate(self, image: np.ndarray, K: np.ndarray, found: list, hypotheses: int = 1, seed: int = 0,
                  temperature: float | None = None, locked: dict | None = None) -> list[HandResult]:

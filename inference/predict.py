@@ -5,6 +5,7 @@ goes on; the caller decides the exit code from `failed`.
 """
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import closing
 from pathlib import Path
@@ -36,8 +37,9 @@ def predict(inputs, intrinsics: Path | None = None, hypotheses: int = 1, seed: i
             temperature: float | None = None, flip_average: bool = False) -> dict:
     """Run detection + estimator on every image; returns the JSON-ready document (flip_average: see Pipeline).
 
-    The next image is read and detected while the model works on the current one (lookahead.py);
-    timings_ms["detect"] and ["load"] therefore overlap ["model"], and "total" is the wall time."""
+    The next images are read and detected (two at once on 2+ cores) while the model works on the
+    current one (lookahead.py); timings_ms["detect"] and ["load"] therefore overlap ["model"] and
+    add up the threads' time, and "total" is the wall time."""
     from .camera import load_intrinsics
     from .pipeline import Pipeline
 
@@ -55,23 +57,27 @@ def predict(inputs, intrinsics: Path | None = None, hypotheses: int = 1, seed: i
     return doc
 
 
-def estimate_images(pipe, paths: list[Path], Ks=None, **sampling) -> tuple[list[dict], float]:
+def estimate_images(pipe, paths: list[Path], Ks=None, workers: int | None = None,
+                    **sampling) -> tuple[list[dict], float]:
     """predict's loop on an open Pipeline: (one document entry per image, milliseconds spent reading).
 
-    Ks: a camera per image, None for default_intrinsics of each image's size; sampling: as
+    Ks: a camera per image, None for default_intrinsics of each image's size; workers: photos read
+    and detected at once ahead of the model (None: pipe.detect_workers); sampling: as
     Pipeline.estimate takes it. Kept apart from predict so benchmarks time it on a warm pipeline."""
     from .camera import default_intrinsics
     from .images import load_image
 
     load_ms = 0.0
+    load_lock = threading.Lock()
 
     def read_and_detect(i: int):
-        """On the worker thread (lookahead.py): image i read, its camera, the detector's hands (or
+        """On a worker thread (lookahead.py): image i read, its camera, the detector's hands (or
         the detector's error, raised once the image's size is recorded)."""
         nonlocal load_ms
         t0 = time.perf_counter()
         image = load_image(paths[i])
-        load_ms += (time.perf_counter() - t0) * 1000
+        with load_lock:
+            load_ms += (time.perf_counter() - t0) * 1000
         K = np.asarray(Ks[i]) if Ks is not None else default_intrinsics(image.shape[1], image.shape[0])
         try:
             return image, K, pipe.detect_frames([image])[0]
@@ -79,7 +85,8 @@ def estimate_images(pipe, paths: list[Path], Ks=None, **sampling) -> tuple[list[
             return image, K, err
 
     entries = []
-    with closing(prepared_ahead(range(len(paths)), read_and_detect, pipe.on_worker_thread)) as ahead:
+    workers = pipe.detect_workers if workers is None else workers
+    with closing(prepared_ahead(range(len(paths)), read_and_detect, pipe.on_worker_thread, workers)) as ahead:
         for i, prepared in ahead:
             entry = {"path": str(paths[i]), "width": None, "height": None, "hands": [], "error": None}
             try:

@@ -115,6 +115,47 @@ def test_predict_reports_which_try_found_each_hand(fixtures):
     assert retried.keypoints_3d is not None and retried.side == fixtures[TIGHT[0]]["side"]
 
 
+def test_two_threads_detect_photos_at_once_each_with_a_detector_of_its_own(fixtures):
+    """predict detects two photos at once (pipeline.py, lookahead.py): each thread takes a detector no
+    other is using, and what each finds, second look included, is what one detector finds alone."""
+    import threading
+
+    crops = [tight_crop(fixtures[i]["image"], fixtures[i]["uv"], 1.1)[0] for i in TIGHT]
+    K = np.array([[CROP, 0, CROP / 2], [0, CROP, CROP / 2], [0, 0, 1.0]])
+    with Pipeline(estimator="mediapipe") as pipe:
+        if pipe.detect_workers < 2:
+            pytest.skip("one usable core: photos are detected one at a time")
+        alone = [pipe.detect_frames([c])[0] for c in crops]
+        assert len(pipe.detectors) == 1
+        together, errors = [None, None], []
+        both_in = threading.Barrier(2, timeout=10)
+
+        def detect(i):
+            try:
+                both_in.wait()
+                together[i] = pipe.detect_frames([crops[i]])[0]
+            except Exception as err:  # reported below, in the test's thread
+                errors.append(err)
+
+        threads = [threading.Thread(target=detect, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors
+        detectors = pipe.detectors
+        assert len(detectors) == 2 and detectors[0] is pipe.detector
+        for got, want in zip(together, alone):
+            assert len(got) == len(want) == 1 and got[0].found_by == want[0].found_by
+            assert got[0].found_by.startswith("zoom out")
+            np.testing.assert_allclose(got[0].keypoints_2d, want[0].keypoints_2d, atol=1e-4)
+        # later calls reuse the idle detectors
+        assert len(pipe(crops[0], K)) == 1 and len(pipe.detectors) == 2
+    assert all(d._hands is None for d in detectors)  # close() closed both graphs
+    with Pipeline(estimator="mediapipe", tracking=True) as tracking:
+        assert tracking.detect_workers == 1  # video mode follows hands frame to frame, in order
+
+
 def small_in_large(item, size=1280):
     """The render at 2/3 scale near the top-left corner of a grey size x 0.75 size picture (MediaPipe,
     seeing it letterboxed to 192 px, misses it), and its keypoints there."""
