@@ -10,7 +10,8 @@ Energy (all terms weighted per FitConfig):
    landmarks' (both camera-aligned), which supplies the depth that 2D keypoints lack;
 3. a pose prior: joint limits (anatomical ranges about MANO's axes), small-pose L2, shape L2.
 Stages: (a) orientation from the palm (Kabsch on wrist and knuckles), (b) articulation from the
-world landmarks, (c) translation in closed form, (d) everything together.
+world landmarks (from four starting poses at once, flat to fist, the best kept), (c) translation in
+closed form, (d) everything together.
 Legend: B hands, 21 keypoints (OpenPose order).
 """
 from __future__ import annotations
@@ -51,6 +52,10 @@ class FitConfig:
     steps_joint: int = 150
     lr: float = 0.03
     fit_betas: bool = True
+    # Stage (b) starts from each of these poses (handmodel.pose_library.GESTURES, flat to fist) at once
+    # and keeps the one its energy likes best: from the flat hand alone Adam stopped in a local minimum
+    # on 20 of 100 renders given their true keypoints (docs/BENCHMARKS.md, "the fitted baseline's starts").
+    articulation_starts: tuple[str, ...] = ("flat", "relaxed", "grasp_sphere", "fist")
 
 
 @dataclass
@@ -194,15 +199,10 @@ class Fitter:
             return (cfg.w_limits * _limits_penalty(hp_).sum() + cfg.w_pose * (hp_ ** 2).sum()
                     + cfg.w_betas * (b_ ** 2).sum())
 
-        # (b) articulation (and orientation) from the world landmarks' bone directions
+        # (b) articulation (and orientation) from the world landmarks' bone directions, from several
+        # starting poses at once (a batch of independent hands: Adam's steps are per element)
         if W_dirs is not None and init is None:
-            opt = torch.optim.Adam([go, hp], lr=cfg.lr)
-            for _ in range(cfg.steps_articulation):
-                opt.zero_grad()
-                kp, _ = self.hand(go, hp, betas.detach())
-                loss = world_term(kp) + prior(hp, betas.detach())
-                loss.backward()
-                opt.step()
+            go, hp = self._articulate(go.detach()[0].numpy(), W_dirs)
 
         # (c) translation in closed form from the current 3D shape
         if t0 is None:
@@ -235,6 +235,34 @@ class Fitter:
         return FitResult(side="right", global_orient=go.detach()[0].numpy(), hand_pose=hp.detach()[0].numpy(),
                          betas=betas.detach()[0].numpy(), cam_t=transl.detach()[0].numpy(),
                          keypoints_3d=kp[0].numpy(), vertices=verts[0].numpy(), reprojection_px=float(err))
+
+
+    def _articulate(self, go0: np.ndarray, W_dirs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stage (b): (global_orient (1, 3), hand_pose (1, 45)) leaves whose bone directions match the
+        world landmarks' best, of Adam runs from each of config.articulation_starts (shape at 0)."""
+        from ..handmodel.pose_library import GESTURES
+
+        cfg, dt = self.config, torch.float64
+        starts = np.stack([GESTURES[name] for name in cfg.articulation_starts])
+        n = len(starts)
+        go = torch.tensor(np.repeat(go0[None], n, 0), dtype=dt, requires_grad=True)
+        hp = torch.tensor(starts, dtype=dt, requires_grad=True)
+        betas = torch.zeros(n, 10, dtype=dt)
+
+        def energy(kp, hp_):  # (n,) each start's stage-(b) energy
+            world = ((_bone_dirs(kp) - W_dirs) ** 2).sum(-1).mean(-1)
+            return world + cfg.w_limits * _limits_penalty(hp_) + cfg.w_pose * (hp_ ** 2).sum(-1)
+
+        opt = torch.optim.Adam([go, hp], lr=cfg.lr)
+        for _ in range(cfg.steps_articulation):
+            opt.zero_grad()
+            kp, _ = self.hand(go, hp, betas)
+            energy(kp, hp).sum().backward()
+            opt.step()
+        with torch.no_grad():
+            best = int(torch.argmin(energy(self.hand(go, hp, betas)[0], hp)))
+        return (go.detach()[best:best + 1].clone().requires_grad_(True),
+                hp.detach()[best:best + 1].clone().requires_grad_(True))
 
 
 # ---- batched Levenberg-Marquardt refinement (issue 13) -------------------------------------------

@@ -134,3 +134,25 @@ def test_lm_refiner_world_weight_is_its_own():
     pose = lambda **kw: refiner.refine(uv, np.ones(21), K, "right", world, start, RefineConfig(**kw))[0].hand_pose  # noqa: E731
     np.testing.assert_allclose(pose(), pose(w_world=FitConfig().w_world), atol=1e-12)
     assert np.abs(pose(w_world=0.0) - pose(w_world=1.0)).max() > 0.01
+
+
+@pytest.mark.parametrize("index", [14, 32])  # a thumbs-up and a fist of the pose library's draws
+def test_articulation_from_several_starts_escapes_the_flat_hands_local_minimum(index):
+    """Given a hand's true keypoints, stage (b) from the flat hand alone stops in a local minimum on
+    curled hands (15-17 mm here); started from flat to fist at once and the best kept, it finds the hand."""
+    from maskhand.evaluation.metrics import pa_errors, project
+    from maskhand.handmodel.pose_library import sample_betas, sample_global_orient, sample_poses
+    from maskhand.inference.fit import FitConfig
+
+    rng = np.random.default_rng(7)
+    poses, _ = sample_poses(40, rng)
+    go, betas = sample_global_orient(40, rng)[index], sample_betas(40, rng)[index]
+    model = load_open_hand("right")
+    X = model.forward(go[None], poses[index][None], betas[None]).keypoints[0]
+    X = X - X[:1] + [0.0, 0.0, 0.45]
+    uv = project(X, K)
+    errors = {}
+    for starts in (("flat",), FitConfig().articulation_starts):
+        fit = Fitter(model, FitConfig(articulation_starts=starts)).fit(uv, np.ones(21), K, "right", X - X[:1])
+        errors[len(starts)] = pa_errors(fit.keypoints_3d, X).mean() * 1000
+    assert errors[1] > 10.0 and errors[len(FitConfig().articulation_starts)] < 1.5, errors
