@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import ModelFileError
+from ..errors import MaskHandError, ModelFileError
 from ..handmodel.model import HandModel, mirror_pose
 from ..handmodel.open_hand import load_open_hand
 from ..handmodel.pose_library import JOINT_AXES, JOINT_LIMITS
@@ -56,6 +56,14 @@ class FitConfig:
     # and keeps the one its energy likes best: from the flat hand alone Adam stopped in a local minimum
     # on 20 of 100 renders given their true keypoints (docs/BENCHMARKS.md, "the fitted baseline's starts").
     articulation_starts: tuple[str, ...] = ("flat", "relaxed", "grasp_sphere", "fist")
+
+    def __post_init__(self):
+        from ..handmodel.pose_library import GESTURES
+
+        unknown = [name for name in self.articulation_starts if name not in GESTURES]
+        if not self.articulation_starts or unknown:
+            raise MaskHandError(f"articulation_starts must name poses of pose_library.GESTURES "
+                             f"({', '.join(sorted(GESTURES))}); got {self.articulation_starts!r}")
 
 
 @dataclass
@@ -235,7 +243,6 @@ class Fitter:
         return FitResult(side="right", global_orient=go.detach()[0].numpy(), hand_pose=hp.detach()[0].numpy(),
                          betas=betas.detach()[0].numpy(), cam_t=transl.detach()[0].numpy(),
                          keypoints_3d=kp[0].numpy(), vertices=verts[0].numpy(), reprojection_px=float(err))
-
 
     def _articulate(self, go0: np.ndarray, W_dirs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Stage (b): (global_orient (1, 3), hand_pose (1, 45)) leaves whose bone directions match the

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+from maskhand.errors import MaskHandError  # noqa: E402
 from maskhand.handmodel.model import mirror_pose  # noqa: E402
 from maskhand.handmodel.open_hand import load_open_hand  # noqa: E402
 from maskhand.inference.fit import Fitter  # noqa: E402
@@ -156,3 +157,5 @@ def test_articulation_from_several_starts_escapes_the_flat_hands_local_minimum(i
         fit = Fitter(model, FitConfig(articulation_starts=starts)).fit(uv, np.ones(21), K, "right", X - X[:1])
         errors[len(starts)] = pa_errors(fit.keypoints_3d, X).mean() * 1000
     assert errors[1] > 10.0 and errors[len(FitConfig().articulation_starts)] < 1.5, errors
+    with pytest.raises(MaskHandError, match="articulation_starts"):
+        FitConfig(articulation_starts=("flat", "jazz hands"))
