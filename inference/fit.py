@@ -126,6 +126,17 @@ def _bone_dirs_np(kp: np.ndarray) -> np.ndarray:
     return d / (np.linalg.norm(d, axis=-1, keepdims=True) + 1e-9)
 
 
+def _bone_dir_error(kp: torch.Tensor, world_dirs: torch.Tensor) -> torch.Tensor:
+    """(B, 21, 3) keypoints against (1, 20, 3) world-landmark bone directions -> (B,) mean squared
+    difference of the unit bone directions (scale-free, so the landmarks' metric errors do not count)."""
+    return ((_bone_dirs(kp) - world_dirs) ** 2).sum(-1).mean(-1)
+
+
+def _pose_prior(hand_pose: torch.Tensor, cfg: FitConfig) -> torch.Tensor:
+    """(B, 45) -> (B,) the joint limits and the small-pose term of the energy."""
+    return cfg.w_limits * _limits_penalty(hand_pose) + cfg.w_pose * (hand_pose ** 2).sum(-1)
+
+
 def _limits_penalty(hand_pose: torch.Tensor) -> torch.Tensor:
     """(B, 45) -> (B,) squared excess of each joint's anatomical components beyond LIMITS."""
     lim = torch.as_tensor(LIMITS, dtype=hand_pose.dtype)
@@ -201,11 +212,10 @@ class Fitter:
         W_dirs = None if W is None else _bone_dirs(torch.as_tensor(W[None], dtype=dt))
 
         def world_term(kp):
-            return ((_bone_dirs(kp) - W_dirs) ** 2).sum(-1).mean() if W_dirs is not None else 0.0
+            return _bone_dir_error(kp, W_dirs).sum() if W_dirs is not None else 0.0
 
         def prior(hp_, b_):
-            return (cfg.w_limits * _limits_penalty(hp_).sum() + cfg.w_pose * (hp_ ** 2).sum()
-                    + cfg.w_betas * (b_ ** 2).sum())
+            return _pose_prior(hp_, cfg).sum() + cfg.w_betas * (b_ ** 2).sum()
 
         # (b) articulation (and orientation) from the world landmarks' bone directions, from several
         # starting poses at once (a batch of independent hands: Adam's steps are per element)
@@ -256,9 +266,8 @@ class Fitter:
         hp = torch.tensor(starts, dtype=dt, requires_grad=True)
         betas = torch.zeros(n, 10, dtype=dt)
 
-        def energy(kp, hp_):  # (n,) each start's stage-(b) energy
-            world = ((_bone_dirs(kp) - W_dirs) ** 2).sum(-1).mean(-1)
-            return world + cfg.w_limits * _limits_penalty(hp_) + cfg.w_pose * (hp_ ** 2).sum(-1)
+        def energy(kp, hp_):  # (n,) each start's stage-(b) energy (its shape is 0)
+            return _bone_dir_error(kp, W_dirs) + _pose_prior(hp_, cfg)
 
         opt = torch.optim.Adam([go, hp], lr=cfg.lr)
         for _ in range(cfg.steps_articulation):
