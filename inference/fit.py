@@ -24,7 +24,7 @@ import torch
 from ..errors import MaskHandError, ModelFileError
 from ..handmodel.model import HandModel, mirror_pose
 from ..handmodel.open_hand import load_open_hand
-from ..handmodel.pose_library import JOINT_AXES, JOINT_LIMITS
+from ..handmodel.pose_library import GESTURES, JOINT_AXES, JOINT_LIMITS
 from ..handmodel.posed_keypoints import PosedKeypoints
 from ..handmodel.rotations import matrix_to_axis_angle
 from .torch_hand import TorchHand
@@ -58,12 +58,10 @@ class FitConfig:
     articulation_starts: tuple[str, ...] = ("flat", "relaxed", "grasp_sphere", "fist")
 
     def __post_init__(self):
-        from ..handmodel.pose_library import GESTURES
-
         unknown = [name for name in self.articulation_starts if name not in GESTURES]
         if not self.articulation_starts or unknown:
             raise MaskHandError(f"articulation_starts must name poses of pose_library.GESTURES "
-                             f"({', '.join(sorted(GESTURES))}); got {self.articulation_starts!r}")
+                                f"({', '.join(sorted(GESTURES))}); got {self.articulation_starts!r}")
 
 
 @dataclass
@@ -257,8 +255,6 @@ class Fitter:
     def _articulate(self, go0: np.ndarray, W_dirs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Stage (b): (global_orient (1, 3), hand_pose (1, 45)) leaves whose bone directions match the
         world landmarks' best, of Adam runs from each of config.articulation_starts (shape at 0)."""
-        from ..handmodel.pose_library import GESTURES
-
         cfg, dt = self.config, torch.float64
         starts = np.stack([GESTURES[name] for name in cfg.articulation_starts])
         n = len(starts)

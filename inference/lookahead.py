@@ -7,7 +7,7 @@ took predict over a folder from 2.60x to 2.06x MediaPipe alone per photo on rend
 on real photos, on the 2-core test machine (docs/BENCHMARKS.md, "one photo ahead"). On real photos
 detection is the larger share (a photo MediaPipe misses costs its second look 70-360 ms), so one
 worker still left the model's thread waiting: two workers, each on its own detector, took the same
-loop from about 2.8x to 2.1x (docs/BENCHMARKS.md, "two photos ahead").
+loop from 2.6x to 2.2x (docs/BENCHMARKS.md, "two photos ahead").
 
 One worker (the default) keeps every detector call on the same thread and in the items' order, which
 MediaPipe's video mode (tracking) relies on. With more, items start in order and may finish out of

@@ -26,7 +26,7 @@ FRAME_DETECTORS = ("auto", "mediapipe", "torch")
 PHOTO_DETECTION_CONFIDENCE = 0.3
 # Photos detected at once by predict's loop (lookahead.py), each thread with its own MediaPipe graph:
 # on real photos MediaPipe and its second look are most of the time, and with one detecting thread
-# the model's thread waited for it (docs/BENCHMARKS.md, "two photos ahead": 2.8x -> 2.1x MediaPipe
+# the model's thread waited for it (docs/BENCHMARKS.md, "two photos ahead": 2.6x -> 2.2x MediaPipe
 # alone per real photo on 2 cores). Never more than the cores the process may use.
 PHOTO_DETECT_WORKERS = 2
 
@@ -88,17 +88,16 @@ class Pipeline:
             raise MaskHandError(f"unknown frame detector {frame_detector!r}; expected one of {', '.join(FRAME_DETECTORS)}")
         if frame_detector == "auto":
             frame_detector = "torch" if device in ("cuda", "mps") else "mediapipe"
+        self._detector_settings = dict(max_hands=max_hands, min_detection_confidence=min_detection_confidence,
+                                       retry=retry)
         if tracking and frame_detector == "torch":
             from .frame_batches import BatchedHandDetector
 
             self.detector = BatchedHandDetector(max_hands=max_hands, min_detection_confidence=min_detection_confidence,
                                                 batch=frame_batch, device=device)
         else:
-            self.detector = KeypointDetector(max_hands=max_hands, min_detection_confidence=min_detection_confidence,
-                                             tracking=tracking, retry=retry)
+            self.detector = KeypointDetector(tracking=tracking, **self._detector_settings)
         self.detect_workers = 1 if tracking else min(PHOTO_DETECT_WORKERS, _usable_cores())
-        self._detector_settings = dict(max_hands=max_hands, min_detection_confidence=min_detection_confidence,
-                                       retry=retry)
         self._detectors = [self.detector]       # every detector made, closed by close()
         self._idle_detectors = [self.detector]  # those no thread is using now
         self._detector_slots = 1                # detectors made or being made
