@@ -1,6 +1,8 @@
 """The second look for hands MediaPipe missed (inference/hand_search.py, issue 13 part 5): real
 MediaPipe and its torch networks on the project's renders, cropped tight around the hand, a framing
 MediaPipe's palm detector misses (no room around the palm) and the "zoom out" views recover."""
+import threading
+
 import cv2
 import numpy as np
 import pytest
@@ -118,8 +120,6 @@ def test_predict_reports_which_try_found_each_hand(fixtures):
 def test_two_threads_detect_photos_at_once_each_with_a_detector_of_its_own(fixtures):
     """predict detects two photos at once (pipeline.py, lookahead.py): each thread takes a detector no
     other is using, and what each finds, second look included, is what one detector finds alone."""
-    import threading
-
     crops = [tight_crop(fixtures[i]["image"], fixtures[i]["uv"], 1.1)[0] for i in TIGHT]
     K = np.array([[CROP, 0, CROP / 2], [0, CROP, CROP / 2], [0, 0, 1.0]])
     with Pipeline(estimator="mediapipe") as pipe:
