@@ -64,12 +64,15 @@ def add_rig(side: str = "right", name: str | None = None):
 
 
 def estimate(image_path, hypotheses: int = 5, seed: int = 0, temperature: float = 1.0, locked: dict | None = None,
-             max_hands: int = 2, K=None, estimator: str = "auto", timeout: float = DEFAULT_TIMEOUT) -> list[dict]:
+             max_hands: int = 2, K=None, estimator: str = "auto", timeout: float = DEFAULT_TIMEOUT,
+             greedy_first: bool = True) -> list[dict]:
     """Hands in one image, each with its ranked hypotheses (best first).
 
     Args:
         image_path: an image file the backend can read (JPEG, PNG, TIFF, EXR ...).
         hypotheses/seed/temperature: the generative model's sampling (the fitted baseline gives one).
+        greedy_first: one of several hypotheses is the model's most likely pose (what hypotheses=1
+            gives), the others drawn at `temperature`; False: every one drawn (as resample does).
         locked: per side, parts to keep from an earlier hypothesis:
             {"right": {"tokens": hypothesis["tokens"], "parts": ["thumb", "index"]}}.
         K: 3x3 camera intrinsics (pixels), or None for MaskHand's default camera.
@@ -84,7 +87,7 @@ def estimate(image_path, hypotheses: int = 5, seed: int = 0, temperature: float 
     if not os.path.isfile(path):
         raise InputFileError(f"cannot read image {path}: the file does not exist")
     payload = {"image": path, "hypotheses": int(hypotheses), "seed": int(seed), "temperature": float(temperature),
-               "max_hands": int(max_hands), "estimator": estimator}
+               "max_hands": int(max_hands), "estimator": estimator, "greedy_first": bool(greedy_first)}
     if locked:
         payload["locked"] = locked
     if K is not None:
@@ -97,8 +100,9 @@ def resample(hand: dict, hypothesis: dict, image_path, lock=(), seed: int = 1, t
     """New hypotheses for `hand` (from estimate) that keep the `lock`ed parts of `hypothesis`.
 
     lock: some of "wrist", "index", "middle", "pinky", "ring", "thumb". The locked joints of every
-    returned hypothesis equal `hypothesis`'s exactly. Returns the new hypotheses, best first, of the
-    detected hand of the same side nearest to `hand`.
+    returned hypothesis equal `hypothesis`'s exactly. Every one is drawn (none is the greedy pose,
+    which estimate gave already and which would come back the same every time). Returns the new
+    hypotheses, best first, of the detected hand of the same side nearest to `hand`.
     """
     lock = list(lock)
     unknown = [p for p in lock if p not in PARTS]
@@ -107,7 +111,8 @@ def resample(hand: dict, hypothesis: dict, image_path, lock=(), seed: int = 1, t
                             f"expected some of {', '.join(PARTS)}")
     side = hand["side"]
     locked = {side: {"tokens": hypothesis["tokens"], "parts": lock}} if lock and hypothesis.get("tokens") else None
-    hands = [h for h in estimate(image_path, hypotheses, seed, temperature, locked, timeout=timeout)
+    hands = [h for h in estimate(image_path, hypotheses, seed, temperature, locked, timeout=timeout,
+                                 greedy_first=False)
              if h["side"] == side and h.get("hypotheses")]
     if not hands:
         raise MaskHandError(f"no {side} hand was found in {image_path} this time")

@@ -1,7 +1,7 @@
 """Video to a keyed take, measured against exact ground truth (issue 14): side, flips, accel error, PA-MPJPE.
 
 Usage: .venv/bin/python benchmarks/bench_video_take.py OUT_DIR [--frames 48] [--size 256] [--samples 8]
-       [--threads 1] [--render-only] [--smoothing 0.5] [--hypotheses 3] [--fill-gaps]
+       [--threads 1] [--render-only] [--smoothing 0.5] [--hypotheses 3] [--fill-gaps] [--greedy-first]
        [--clips right_easy,left_turning,right_occluded]
 
 1. Render (resumable: finished frames are skipped): each clip is a folder OUT_DIR/CLIP/rgb/%04d.jpg
@@ -198,14 +198,16 @@ def keyed_joints(blend: Path, fps: float) -> dict:
     return out
 
 
-def measure_take(folder: Path, smoothing: float, hypotheses: int, extra: dict, fill_gaps: bool = False) -> dict:
+def measure_take(folder: Path, smoothing: float, hypotheses: int, extra: dict, fill_gaps: bool = False,
+                 greedy_first: bool = False) -> dict:
     from maskhand.blender.animate import write_take_blend
     from maskhand.inference.tracking import track
 
     gt = json.loads((folder / "gt.json").read_text())
     xyz, side = np.asarray(gt["xyz"]), gt["side"]
     t0 = time.perf_counter()
-    take = track(folder / "rgb", K=np.asarray(gt["K"]), hypotheses=hypotheses, fill_gaps=fill_gaps)
+    take = track(folder / "rgb", K=np.asarray(gt["K"]), hypotheses=hypotheses, fill_gaps=fill_gaps,
+                 greedy_first=greedy_first)
     seconds = time.perf_counter() - t0
     take.fps = gt["fps"]
     write_take_blend(take, folder / "take.blend", smoothing=smoothing, **extra)
@@ -303,6 +305,8 @@ def main(argv=None) -> int:
     ap.add_argument("--hypotheses", type=int, default=1)
     ap.add_argument("--fill-gaps", action="store_true",
                     help="track(fill_gaps=True): the model's in-betweens in the gaps instead of the spline")
+    ap.add_argument("--greedy-first", action="store_true",
+                    help="track(greedy_first=True): one of the hypotheses the greedy answer (default: all drawn)")
     ap.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one clip in a fresh process
     args = ap.parse_args(argv)
     out = args.out.resolve()
@@ -312,7 +316,8 @@ def main(argv=None) -> int:
 
         torch.set_num_threads(1)
         folder = out / args.measure
-        res = {"take": measure_take(folder, args.smoothing, args.hypotheses, {}, args.fill_gaps),
+        res = {"take": measure_take(folder, args.smoothing, args.hypotheses, {}, args.fill_gaps,
+                                    greedy_first=args.greedy_first),
                "mediapipe": measure_mediapipe(folder)}
         print("RESULT " + json.dumps(res), flush=True)
         return 0
@@ -325,7 +330,8 @@ def main(argv=None) -> int:
     gap_lines = []
     for name in names:
         cmd = [sys.executable, __file__, str(out), "--measure", name, "--smoothing", str(args.smoothing),
-               "--hypotheses", str(args.hypotheses)] + (["--fill-gaps"] if args.fill_gaps else [])
+               "--hypotheses", str(args.hypotheses)] + (["--fill-gaps"] if args.fill_gaps else []) \
+            + (["--greedy-first"] if args.greedy_first else [])
         run = subprocess.run(cmd, capture_output=True, text=True)
         line = [ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")]
         if run.returncode or not line:

@@ -114,6 +114,8 @@ def start_estimate(context, seed: int | None = None, resample: Resample | None =
     frame = context.scene.frame_current
     payload = estimate_payload(settings, seed)
     try:
+        if resample is not None:  # draws only: the greedy answer would come back the same every time
+            payload["greedy_first"] = False
         if resample is not None and resample.parts and resample.base.get("tokens"):
             payload["locked"] = {resample.side: {"tokens": resample.base["tokens"], "parts": list(resample.parts)}}
         if source.is_still:

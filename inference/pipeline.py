@@ -147,16 +147,18 @@ class Pipeline:
         self.close()
 
     def __call__(self, image: np.ndarray, K: np.ndarray, hypotheses: int = 1, seed: int = 0,
-                 temperature: float | None = None, locked: dict | None = None) -> list[HandResult]:
+                 temperature: float | None = None, locked: dict | None = None,
+                 greedy_first: bool | None = None) -> list[HandResult]:
         """Hands in `image` (RGB uint8) seen by a camera `K`.
 
-        hypotheses/seed/temperature/locked steer the generative model (temperature None: greedy for one
-        hypothesis, 1 for more; locked: per side, the token ids
+        hypotheses/seed/temperature/locked/greedy_first steer the generative model (temperature None:
+        greedy for one hypothesis, 1 for more; greedy_first None: the model's default, the greedy answer
+        among several; locked: per side, the token ids
         and the fingers to keep, as a previous HandResult reports them); the baselines give one
         hypothesis and ignore them.
         """
         return self.estimate(image, K, self.detect_frames([image])[0], hypotheses=hypotheses, seed=seed,
-                             temperature=temperature, locked=locked)
+                             temperature=temperature, locked=locked, greedy_first=greedy_first)
 
     @property
     def detectors(self) -> tuple:
@@ -219,7 +221,8 @@ class Pipeline:
             self._detectors_free.notify()
 
     def estimate(self, image: np.ndarray, K: np.ndarray, found: list, hypotheses: int = 1, seed: int = 0,
-                 temperature: float | None = None, locked: dict | None = None) -> list[HandResult]:
+                 temperature: float | None = None, locked: dict | None = None,
+                 greedy_first: bool | None = None) -> list[HandResult]:
         """The estimator on hands already detected in `image` (detect_frames); arguments as __call__'s."""
         results = []
         for det in found:
@@ -230,7 +233,7 @@ class Pipeline:
                 hyps = self.generative(det.keypoints_2d, det.confidence, K, det.side, det.world,
                                        hypotheses=hypotheses, seed=seed, temperature=temperature,
                                        locked=(locked or {}).get(det.side), steps=self.steps, refine=self.refine,
-                                       image=image)
+                                       image=image, greedy_first=greedy_first)
                 self.timings["model"] += (time.perf_counter() - t0) * 1000
                 best = hyps[0]
                 hand.mano, hand.cam_t, hand.keypoints_3d = best.mano, best.cam_t, best.keypoints_3d

@@ -144,6 +144,7 @@ class _Estimating:
     hypotheses: int = 1
     seed: int = 0
     temperature: float = 1.0
+    greedy_first: bool = True
     locked: dict | None = None
     max_hands: int = 2
     estimator: str = "auto"
@@ -154,6 +155,7 @@ class _Estimating:
                 "hypotheses": f.get("hypotheses", 1, _positive_int),
                 "seed": f.get("seed", 0, _int),
                 "temperature": f.get("temperature", 1.0, _positive_number),
+                "greedy_first": f.get("greedy_first", not tracking, _bool),  # as track's own default
                 "locked": f.get("locked", None, _object),
                 "max_hands": f.get("max_hands", 2, _positive_int),
                 "estimator": f.get("estimator", "auto", _estimator, tracking)}
@@ -162,7 +164,7 @@ class _Estimating:
     def sampling(self) -> dict:
         """The keyword arguments of Pipeline.__call__ (and tracking.track) that steer the model."""
         return {"hypotheses": self.hypotheses, "seed": self.seed, "temperature": self.temperature,
-                "locked": self.locked}
+                "greedy_first": self.greedy_first, "locked": self.locked}
 
 
 # -- the requests -------------------------------------------------------------------------------------------
@@ -284,6 +286,7 @@ class TrackRequest(_Estimating):
     KIND: ClassVar[str] = "track"
     source: str | tuple[str, ...]
     frame_range: tuple | None = None
+    greedy_first: bool = False  # draws only, as tracking.track
 
     @classmethod
     def from_payload(cls, payload: dict) -> TrackRequest:

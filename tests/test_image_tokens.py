@@ -270,3 +270,30 @@ def test_hypotheses_are_ranked_against_the_look_the_refinement_did_not_fit(fixtu
     assert [x.score for x in on_detector] == sorted((x.score for x in on_detector), reverse=True)
     with pytest.raises(MaskHandError, match="rank_target"):
         GenerativeEstimator(config=replace(default, rank_target="elsewhere"))(*args, image=item["image"])
+
+
+def test_several_hypotheses_include_the_greedy_answer_and_resample_draws_only(fixtures):
+    """greedy_first (default): of N hypotheses at a temperature one is exactly what hypotheses=1 gives
+    (the model's most likely pose, refined alike), labelled temperature 0, so asking for more never puts
+    a worse answer first by chance; the others are draws on their own streams. greedy_first=False (what
+    Resample asks for) draws every one, so a resample brings new poses."""
+    est = GenerativeEstimator()
+    for item in fixtures[:2]:
+        h, K = item["hand"], item["K"]
+        args = (h.keypoints_2d, h.confidence, K, h.side, h.world)
+        single = est(*args, image=item["image"])[0]
+        several = est(*args, hypotheses=4, seed=3, image=item["image"])
+        drawn = est(*args, hypotheses=4, seed=3, image=item["image"], greedy_first=False)
+        assert len(several) == len(drawn) == 4
+        greedy = [x for x in several if x.temperature == 0.0]
+        assert len(greedy) == 1 and greedy[0].seed == 3000
+        np.testing.assert_allclose(greedy[0].keypoints_3d, single.keypoints_3d, atol=1e-7)
+        assert sorted(x.seed for x in several) == sorted(x.seed for x in drawn) == [3000, 3001, 3002, 3003]
+        assert all(x.temperature == 1.0 for x in drawn)
+        assert min(np.abs(x.keypoints_3d - single.keypoints_3d).max() for x in drawn) > 1e-4
+        # the draws after the greedy row are the greedy_first=False call's draws on the same streams
+        for x in several:
+            if x.temperature == 1.0:
+                twin = next(y for y in drawn if y.seed == x.seed)
+                assert x.tokens == twin.tokens
+        assert [x.score for x in several] == sorted((x.score for x in several), reverse=True)

@@ -42,10 +42,10 @@ def test_good_payloads_give_their_request(cls, payload, expected):
     ("load", {"estimater": "fitted"}, "unknown option 'estimater' for load; expected estimator, max_hands, tracking"),
     ("estimate", {"image": "a.jpg", "colour": 1},
      "unknown option 'colour' for estimate; expected image, source, frame, K, hypotheses, seed, temperature, "
-     "locked, max_hands, estimator"),
+     "greedy_first, locked, max_hands, estimator"),
     ("track", {"source": "c.mp4", "frame": 3},
      "unknown option 'frame' for track; expected source, frame_range, K, hypotheses, seed, temperature, "
-     "locked, max_hands, estimator"),
+     "greedy_first, locked, max_hands, estimator"),
     # wrong types
     ("load", {"tracking": 1}, "load option 'tracking' must be true or false; got 1"),
     ("load", {"max_hands": "2"}, "load option 'max_hands' must be a positive integer; got '2'"),
@@ -63,6 +63,7 @@ def test_good_payloads_give_their_request(cls, payload, expected):
     ("load", {"estimator": "magic"}, "load option 'estimator' must be one of auto, model, fitted, mediapipe; got 'magic'"),
     ("estimate", {"image": "a.jpg", "hypotheses": 0}, "estimate option 'hypotheses' must be a positive integer; got 0"),
     ("estimate", {"image": "a.jpg", "temperature": 0}, "estimate option 'temperature' must be a positive number; got 0"),
+    ("estimate", {"image": "a.jpg", "greedy_first": 1}, "estimate option 'greedy_first' must be true or false; got 1"),
     ("estimate", {"image": "a.jpg", "temperature": float("inf")},
      "estimate option 'temperature' must be a positive number; got inf"),
     ("estimate", {"image": "a.jpg", "K": [[0, 0, 1], [0, 1, 1], [0, 0, 1]]},

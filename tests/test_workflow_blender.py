@@ -192,6 +192,8 @@ def test_resample_keeps_locked_fingers(rigs):
     assert result == {'FINISHED'} and "Found 1 hand" in run.reports[0][1], run.reports
     before = read_pose(right)
     estimator_gives_many = len(s.hypotheses) > 1
+    if estimator_gives_many:  # Estimate's hypotheses include the model's greedy answer (temperature 0)
+        assert [h.hypothesis()["temperature"] for h in s.hypotheses].count(0.0) == 1
     s.lock_index = s.lock_thumb = True
     assert bpy.ops.view3d.maskhand_resample() == {'FINISHED'}
     assert s.seed == 1
@@ -201,6 +203,8 @@ def test_resample_keeps_locked_fingers(rigs):
     free = [j for j in range(1, 16) if j not in locked]
     for h in s.hypotheses:  # every new hypothesis carries the locked joints of the base
         assert h.hypothesis()["locked_parts"] == ["index", "thumb"]
+        if estimator_gives_many:  # and is drawn: the greedy answer would be the same pose every time
+            assert h.hypothesis()["temperature"] == 1.0
     if estimator_gives_many:  # the generative model: a new seed draws other poses for the free fingers
         assert not same_rotations(after[free], before[free], atol=1e-4).all(), "resampling changed nothing"
     else:  # the fitted baseline has one answer; the free fingers come back as they were

@@ -67,7 +67,8 @@ class SamplingConfig:
                                       # baseline's 0.05 measured 0.06-0.6 mm worse with the image tokens)
     flip_average: bool = False        # the second look averaged with the mirrored crop's (test-time flip
                                       # averaging; one more landmark-network pass per hand)
-    greedy_first: bool = False        # hypotheses > 1: the first row greedy, the others sampled
+    greedy_first: bool = True         # hypotheses > 1 at a temperature: one of them the greedy answer
+                                      # (decoded as hypotheses=1 decodes it), the others drawn
     refine_target: str = "crop"       # what the refinement fits, when the weights look at the
                                       # image: "crop", the landmark network's answer on the context crop
                                       # (MediaPipe's tracking crop); "detector", the keypoints given
@@ -124,13 +125,17 @@ class GenerativeEstimator:
     @torch.no_grad()
     def __call__(self, keypoints_2d, confidence, K, side: str, world=None, hypotheses: int = 1, seed: int = 0,
                  temperature: float | None = None, locked: dict | None = None, steps: int | None = None,
-                 refine: bool | None = None, image: np.ndarray | None = None) -> list[Hypothesis]:
+                 refine: bool | None = None, image: np.ndarray | None = None,
+                 greedy_first: bool | None = None) -> list[Hypothesis]:
         """One hand -> hypotheses ranked best first. locked: {"tokens": [N ints], "parts": [names]}.
         image: the RGB uint8 picture the keypoints were found in; weights with image tokens look at the
         hand's crop in it (without it they decode from the keypoints alone, as they were also trained to).
 
         temperature None: 0 (greedy: the most likely tokens) for one hypothesis, 1 for more; steps None:
-        config.greedy_steps at temperature 0, else config.steps.
+        config.greedy_steps at temperature 0, else config.steps. greedy_first (None: config.greedy_first):
+        with hypotheses > 1 drawn at a temperature, one of them is the greedy answer (what hypotheses=1
+        returns), so asking for more never ranks a worse pose first; Resample turns it off, or every
+        resample would return that same pose again.
         """
         if not (isinstance(hypotheses, (int, np.integer)) and hypotheses >= 1):
             raise MaskHandError(f"hypotheses must be a whole number of at least 1; got {hypotheses!r}")
@@ -174,9 +179,16 @@ class GenerativeEstimator:
                 # refine against the crop's own landmarks, back in the image's frame (docs/BENCHMARKS.md:
                 # closer to the truth than the detector's first look, and they cost nothing more)
                 keypoints_2d, world = second.in_image(0, mirror, float(Kt[0, 0, 2]))
-        dec = decode(self.net, kp_feat.to(self.device), glob.to(self.device), hypotheses=hypotheses,
-                     steps=int(cfg.steps), temperature=temperature, seed=seed, locked_ids=lock_ids, locked=lock_mask,
-                     greedy_rows=int(cfg.greedy_first and hypotheses > 1 and temperature > 0), image=evidence)
+        kp_feat, glob = kp_feat.to(self.device), glob.to(self.device)
+        greedy_row = bool(greedy_first if greedy_first is not None else cfg.greedy_first) and hypotheses > 1 \
+            and temperature > 0
+        dec = decode(self.net, kp_feat, glob, hypotheses=hypotheses - greedy_row, steps=int(cfg.steps),
+                     temperature=temperature, seed=seed, locked_ids=lock_ids, locked=lock_mask, image=evidence,
+                     first_stream=int(greedy_row))
+        if greedy_row:  # the answer hypotheses=1 gives (its own greedy pass) first, then the draws
+            one_steps = int(self.config.greedy_steps if steps is None else steps)
+            dec = decode(self.net, kp_feat, glob, steps=one_steps, temperature=0.0, locked_ids=lock_ids,
+                         locked=lock_mask, image=evidence).stacked(dec)
         rot = self.tok.decode(dec.ids)
         kp, _ = self.hand(None, None, dec.betas, rotmats=rot)
         rot, kp = rot.cpu().double().numpy(), kp.cpu().double().numpy()
@@ -218,7 +230,8 @@ class GenerativeEstimator:
             out.append(Hypothesis(score=score, keypoints_3d=kp3, cam_t=np.asarray(c["cam_t"], np.float64),
                                   mano={"global_orient": c["global_orient"], "hand_pose": c["hand_pose"],
                                         "betas": c["betas"]},
-                                  seed=seed * 1000 + h, temperature=temperature,
+                                  seed=seed * 1000 + h,  # row h's random stream (row 0 greedy or drawn)
+                                  temperature=0.0 if h < greedy_row else temperature,
                                   tokens=dec.ids[h].cpu().tolist(), part_confidence=part_conf[h].tolist()))
         out.sort(key=lambda x: -x.score)
         return out

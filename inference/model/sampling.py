@@ -31,6 +31,12 @@ class Decoded:
     probs: Tensor      # (H, N, K) the last step's softmax over every position (temperature-free)
     token_log_prob: Tensor | None = None  # (H, N) each token's log-probability when it was fixed (0 for locked)
 
+    def stacked(self, other: "Decoded") -> "Decoded":
+        """These rows, then other's (of the same hand)."""
+        return Decoded(*(torch.cat([a, b]) for a, b in ((self.ids, other.ids), (self.log_prob, other.log_prob),
+                                                       (self.betas, other.betas), (self.probs, other.probs),
+                                                       (self.token_log_prob, other.token_log_prob))))
+
 
 def masked_after(step: int, steps: int, total: int) -> int:
     """How many of `total` free tokens stay masked after step `step` (0-based) of `steps`."""
@@ -40,13 +46,12 @@ def masked_after(step: int, steps: int, total: int) -> int:
 @torch.no_grad()
 def decode(model: MaskedPoseTransformer, kp_feat: Tensor, glob_feat: Tensor, hypotheses: int = 1,
            steps: int = 5, temperature: float = 1.0, seed: int = 0, locked_ids: Tensor | None = None,
-           locked: Tensor | None = None, greedy_rows: int = 0, image=None) -> Decoded:
+           locked: Tensor | None = None, image=None, first_stream: int = 0) -> Decoded:
     """One hand's context (1, 21, F), (1, G) (and its ImageContext of one row, for a model with image
     tokens) -> H hypotheses.
 
     temperature 0 = greedy (every row identical); locked (N,) bool with locked_ids (N,) fixes tokens.
-    greedy_rows: the first that many rows decode greedily at any temperature (the other rows draw
-    exactly as without it: each row has its own random stream).
+    Each row has its own random stream (seed x 1000 + first_stream + row).
     """
     cfg = model.cfg
     N, K, H = cfg.num_tokens, cfg.codebook_size, hypotheses
@@ -61,7 +66,7 @@ def decode(model: MaskedPoseTransformer, kp_feat: Tensor, glob_feat: Tensor, hyp
         ids[:, locked] = locked_ids.to(device)[locked]
         fixed[:, locked] = True
     free = int((~fixed[0]).sum())
-    gens = [torch.Generator(device="cpu").manual_seed(int(seed) * 1000 + h) for h in range(H)]
+    gens = [torch.Generator(device="cpu").manual_seed(int(seed) * 1000 + first_stream + h) for h in range(H)]
     token_logp = torch.zeros(H, N, device=device)
     probs_out = None
     for step in range(steps):
@@ -73,9 +78,6 @@ def decode(model: MaskedPoseTransformer, kp_feat: Tensor, glob_feat: Tensor, hyp
             # MaskGIT: randomise which tokens are kept, less and less as decoding proceeds
             u = torch.stack([torch.rand(N, generator=gens[h]) for h in range(H)]).to(device)
             noise = -torch.log(-torch.log(u.clamp(1e-9, 1 - 1e-9))) * temperature * (1 - (step + 1) / steps)
-            if greedy_rows:
-                draw[:greedy_rows] = logits[:greedy_rows].argmax(-1)
-                noise[:greedy_rows] = 0.0
         else:
             draw = logits.argmax(-1)
             noise = 0.0
