@@ -71,8 +71,8 @@ def estimate(image_path, hypotheses: int = 5, seed: int = 0, temperature: float 
     Args:
         image_path: an image file the backend can read (JPEG, PNG, TIFF, EXR ...).
         hypotheses/seed/temperature: the generative model's sampling (the fitted baseline gives one).
-        greedy_first: one of several hypotheses is the model's most likely pose (what hypotheses=1
-            gives), the others drawn at `temperature`; False: every one drawn (as resample does).
+        greedy_first: the first hypothesis is the model's most likely pose (greedy decoding), the
+            others drawn at `temperature`; False: every one drawn (as resample does).
         locked: per side, parts to keep from an earlier hypothesis:
             {"right": {"tokens": hypothesis["tokens"], "parts": ["thumb", "index"]}}.
         K: 3x3 camera intrinsics (pixels), or None for MaskHand's default camera.

@@ -41,8 +41,9 @@ from maskhand.evaluation.datasets import Sample, load_dataset  # noqa: E402
 from maskhand.evaluation.matching import match_hands  # noqa: E402
 
 # name: (SamplingConfig overrides, call kwargs). "before": the defaults before issue 13's changes
-# (one draw at temperature 1, T=5, 60 Adam steps, reprojection weight 20); "default": today's.
-BEFORE = {"refine_method": "adam", "refine_steps": 60, "reprojection_weight": 20.0, "steps": 5}
+# (one draw at temperature 1, T=5, 60 Adam steps, reprojection weight 20, no greedy answer among the
+# draws); "default": today's.
+BEFORE = {"refine_method": "adam", "refine_steps": 60, "reprojection_weight": 20.0, "steps": 5, "greedy_first": False}
 VARIANTS = {
     "before": (BEFORE, {"hypotheses": 1, "temperature": 1.0}),
     "before_n5": (BEFORE, {"hypotheses": 5, "temperature": 1.0}),

@@ -152,8 +152,8 @@ class Pipeline:
         """Hands in `image` (RGB uint8) seen by a camera `K`.
 
         hypotheses/seed/temperature/locked/greedy_first steer the generative model (temperature None:
-        greedy for one hypothesis, 1 for more; greedy_first None: the model's default, the greedy answer
-        among several; locked: per side, the token ids
+        greedy for one hypothesis, 1 for more; greedy_first None: the model's default, the first
+        hypothesis the greedy answer at any temperature; locked: per side, the token ids
         and the fingers to keep, as a previous HandResult reports them); the baselines give one
         hypothesis and ignore them.
         """

@@ -34,8 +34,9 @@ def expand_inputs(inputs) -> list[Path]:
 
 def predict(inputs, intrinsics: Path | None = None, hypotheses: int = 1, seed: int = 0,
             max_hands: int = 2, estimator: str = "auto", mano_dir=None,
-            temperature: float | None = None, flip_average: bool = False) -> dict:
-    """Run detection + estimator on every image; returns the JSON-ready document (flip_average: see Pipeline).
+            temperature: float | None = None, flip_average: bool = False, greedy_first: bool = True) -> dict:
+    """Run detection + estimator on every image; returns the JSON-ready document (flip_average: see Pipeline;
+    greedy_first: the first hypothesis the greedy answer, as Pipeline.estimate takes it).
 
     The next images are read and detected (two at once on 2+ cores) while the model works on the
     current one (lookahead.py); timings_ms["detect"] and ["load"] therefore overlap ["model"] and
@@ -47,7 +48,8 @@ def predict(inputs, intrinsics: Path | None = None, hypotheses: int = 1, seed: i
     Ks = load_intrinsics(intrinsics, len(paths)) if intrinsics else None
     t_start = time.perf_counter()
     with Pipeline(estimator=estimator, max_hands=max_hands, mano_dir=mano_dir, flip_average=flip_average) as pipe:
-        entries, load_ms = estimate_images(pipe, paths, Ks, hypotheses=hypotheses, seed=seed, temperature=temperature)
+        entries, load_ms = estimate_images(pipe, paths, Ks, hypotheses=hypotheses, seed=seed, temperature=temperature,
+                                           greedy_first=greedy_first)
         doc = {"images": entries,
                "timings_ms": {"load": round(load_ms, 1), **{k: round(v, 1) for k, v in pipe.timings.items()},
                               "total": round((time.perf_counter() - t_start) * 1000, 1)},

@@ -39,8 +39,9 @@ def track(source, frame_range=None, estimator: str = "auto", hypotheses: int = V
         estimator: "auto" (the generative model when its weights exist, else "fitted"), "model", "fitted".
         hypotheses, seed, temperature, locked, greedy_first: passed to the generative model for every
             frame (temperature None: greedy for one hypothesis, 1 for more; greedy_first off by
-            default: every one of several drawn, as before it existed; on the three rendered clips the
-            greedy answer among them moved PA-MPJPE by +0.1 mm on average, docs/BENCHMARKS.md; all are
+            default: at a temperature every hypothesis is drawn, as before it existed; on the three
+            rendered clips the greedy answer among 3 moved PA-MPJPE by +0.1 mm on average,
+            docs/BENCHMARKS.md; all are
             kept in the take, the path through them picked by TakeBuilder.build; locked as Pipeline takes it).
         K: (3, 3) intrinsics for every frame; None: default_intrinsics of each frame's size.
         on_frame: called after each frame as on_frame(done, total, index, hands): done frames so far

@@ -275,8 +275,9 @@ def test_hypotheses_are_ranked_against_the_look_the_refinement_did_not_fit(fixtu
 def test_several_hypotheses_include_the_greedy_answer_and_resample_draws_only(fixtures):
     """greedy_first (default): of N hypotheses at a temperature one is exactly what hypotheses=1 gives
     (the model's most likely pose, refined alike), labelled temperature 0, so asking for more never puts
-    a worse answer first by chance; the others are draws on their own streams. greedy_first=False (what
-    Resample asks for) draws every one, so a resample brings new poses."""
+    a worse answer first by chance, and one hypothesis is that pose at any temperature; the others are
+    draws on their own streams. greedy_first=False (what Resample asks for) draws every one, so a
+    resample brings new poses."""
     est = GenerativeEstimator()
     for item in fixtures[:2]:
         h, K = item["hand"], item["K"]
@@ -297,3 +298,8 @@ def test_several_hypotheses_include_the_greedy_answer_and_resample_draws_only(fi
                 twin = next(y for y in drawn if y.seed == x.seed)
                 assert x.tokens == twin.tokens
         assert [x.score for x in several] == sorted((x.score for x in several), reverse=True)
+        # one hypothesis at a temperature (the add-on always sends its Temperature) is that greedy answer
+        (one,) = est(*args, hypotheses=1, temperature=1.0, seed=3, image=item["image"])
+        assert one.temperature == 0.0 and one.tokens == single.tokens
+        (draw,) = est(*args, hypotheses=1, temperature=1.0, seed=3, image=item["image"], greedy_first=False)
+        assert draw.temperature == 1.0 and draw.tokens == next(y for y in drawn if y.seed == 3000).tokens

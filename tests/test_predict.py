@@ -68,8 +68,12 @@ def test_predict_with_the_model_gives_ranked_seeded_hypotheses(tmp_path):
     assert [h["score"] for h in hyps] == sorted((h["score"] for h in hyps), reverse=True)
     assert hand["mano"] == hyps[0]["mano"]
     assert all(len(h["tokens"]) == len(hyps[0]["tokens"]) for h in hyps)
+    assert sorted(h["temperature"] for h in hyps) == [0.0, 1.0, 1.0]  # the greedy answer and two draws
     proc2, doc2 = run_predict(tmp_path, image, "--hypotheses", "3", "--seed", "4")
     assert [h["tokens"] for h in doc2["images"][0]["hands"][0]["hypotheses"]] == [h["tokens"] for h in hyps]
+    proc3, doc3 = run_predict(tmp_path, image, "--hypotheses", "3", "--seed", "4", "--draws-only")
+    assert proc3.returncode == 0, proc3.stderr
+    assert [h["temperature"] for h in doc3["images"][0]["hands"][0]["hypotheses"]] == [1.0, 1.0, 1.0]
 
 
 def test_predict_refuses_a_missing_input_with_one_sentence(tmp_path):

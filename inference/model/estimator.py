@@ -67,8 +67,8 @@ class SamplingConfig:
                                       # baseline's 0.05 measured 0.06-0.6 mm worse with the image tokens)
     flip_average: bool = False        # the second look averaged with the mirrored crop's (test-time flip
                                       # averaging; one more landmark-network pass per hand)
-    greedy_first: bool = True         # hypotheses > 1 at a temperature: one of them the greedy answer
-                                      # (decoded as hypotheses=1 decodes it), the others drawn
+    greedy_first: bool = True         # at a temperature: the first hypothesis the greedy answer (decoded
+                                      # as at temperature 0), the others drawn; off: all drawn
     refine_target: str = "crop"       # what the refinement fits, when the weights look at the
                                       # image: "crop", the landmark network's answer on the context crop
                                       # (MediaPipe's tracking crop); "detector", the keypoints given
@@ -132,10 +132,11 @@ class GenerativeEstimator:
         hand's crop in it (without it they decode from the keypoints alone, as they were also trained to).
 
         temperature None: 0 (greedy: the most likely tokens) for one hypothesis, 1 for more; steps None:
-        config.greedy_steps at temperature 0, else config.steps. greedy_first (None: config.greedy_first):
-        with hypotheses > 1 drawn at a temperature, one of them is the greedy answer (what hypotheses=1
-        returns), so asking for more never ranks a worse pose first; Resample turns it off, or every
-        resample would return that same pose again.
+        config.greedy_steps at temperature 0, else config.steps. greedy_first (None: config.greedy_first,
+        on): at a temperature above 0 the first hypothesis is still the greedy answer (what temperature 0
+        gives) and only the others are drawn, so one hypothesis is the most likely pose at any
+        temperature and asking for more never ranks a worse pose first; off, every one is drawn (Resample,
+        or every resample would return that same pose again).
         """
         if not (isinstance(hypotheses, (int, np.integer)) and hypotheses >= 1):
             raise MaskHandError(f"hypotheses must be a whole number of at least 1; got {hypotheses!r}")
@@ -180,15 +181,18 @@ class GenerativeEstimator:
                 # closer to the truth than the detector's first look, and they cost nothing more)
                 keypoints_2d, world = second.in_image(0, mirror, float(Kt[0, 0, 2]))
         kp_feat, glob = kp_feat.to(self.device), glob.to(self.device)
-        greedy_row = bool(greedy_first if greedy_first is not None else cfg.greedy_first) and hypotheses > 1 \
-            and temperature > 0
-        dec = decode(self.net, kp_feat, glob, hypotheses=hypotheses - greedy_row, steps=int(cfg.steps),
-                     temperature=temperature, seed=seed, locked_ids=lock_ids, locked=lock_mask, image=evidence,
-                     first_stream=int(greedy_row))
-        if greedy_row:  # the answer hypotheses=1 gives (its own greedy pass) first, then the draws
+        greedy_row = int(bool(greedy_first if greedy_first is not None else cfg.greedy_first) and temperature > 0)
+        draws = None
+        if hypotheses > greedy_row:
+            draws = decode(self.net, kp_feat, glob, hypotheses=hypotheses - greedy_row, steps=int(cfg.steps),
+                           temperature=temperature, seed=seed, locked_ids=lock_ids, locked=lock_mask,
+                           image=evidence, first_stream=greedy_row)
+        dec = draws
+        if greedy_row:  # the answer of temperature 0 (its own greedy pass) first, then the draws
             one_steps = int(self.config.greedy_steps if steps is None else steps)
             dec = decode(self.net, kp_feat, glob, steps=one_steps, temperature=0.0, locked_ids=lock_ids,
-                         locked=lock_mask, image=evidence).stacked(dec)
+                         locked=lock_mask, image=evidence)
+            dec = dec if draws is None else dec.stacked(draws)
         rot = self.tok.decode(dec.ids)
         kp, _ = self.hand(None, None, dec.betas, rotmats=rot)
         rot, kp = rot.cpu().double().numpy(), kp.cpu().double().numpy()
