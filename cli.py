@@ -53,8 +53,8 @@ def _predict(args) -> int:
 
     doc = predict(args.inputs, intrinsics=args.intrinsics, hypotheses=args.hypotheses, seed=args.seed,
                   max_hands=args.max_hands, estimator=args.estimator, mano_dir=args.mano_dir,
-                  temperature=args.temperature, flip_average=args.flip_average,
-                  greedy_first=not args.draws_only)
+                  temperature=1.0 if args.draws_only and args.temperature is None else args.temperature,
+                  flip_average=args.flip_average, greedy_first=not args.draws_only)
     write_text_atomic(args.out, json.dumps(doc, indent=1))
     n_hands = sum(len(e["hands"]) for e in doc["images"])
     bad = failed(doc)
@@ -247,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="temperature of the drawn hypotheses (default 1); the first is the greedy answer "
                         "(the model's most likely hand) unless --draws-only")
     p.add_argument("--draws-only", action="store_true",
-                   help="draw every hypothesis at the temperature, the first too (default: the first is greedy)")
+                   help="draw every hypothesis at the temperature (default 1), the first too (default: the first "
+                        "is greedy)")
     p.add_argument("--max-hands", type=int, default=2)
     p.add_argument("--estimator", default="auto", choices=("auto", "model", "fitted", "mediapipe"))
     p.add_argument("--flip-average", action="store_true",
