@@ -256,18 +256,25 @@ def summary(errs, hits):
     return float(np.nanmean(np.nanmean(np.stack(errs), 0)) * 1000), M.pck_2d(np.stack(hits))
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sets", default="fixtures,vt,bench,real")
-    ap.add_argument("--variants", default="before,default,before_n5,default_n5",
-                    help="comma-separated presets or specs (see variant())")
-    ap.add_argument("--vt", type=Path, default=Path("/tmp/vt"))
+def add_set_args(ap: argparse.ArgumentParser, sets: str, vt: Path = Path("/tmp/vt")) -> None:
+    """The options every benchmark on load_sets() and detect_all() takes: which sets, where they lie."""
+    ap.add_argument("--sets", default=sets)
+    ap.add_argument("--vt", type=Path, default=vt)
     ap.add_argument("--bench", type=Path, default=None)
     ap.add_argument("--bench-limit", type=int, default=None)
     ap.add_argument("--real", type=Path, default=REPO.parent / "shared/data/mmpose_samples/gt3d_freihand_format.json")
+    ap.add_argument("--mirror", type=Path, default=None, metavar="DIR",
+                    help="score every image flipped left-right instead (written into DIR), its ground truth mirrored")
+    ap.add_argument("--cache", type=Path, default=None)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    add_set_args(ap, "fixtures,vt,bench,real")
+    ap.add_argument("--variants", default="before,default,before_n5,default_n5",
+                    help="comma-separated presets or specs (see variant())")
     ap.add_argument("--repeat", type=int, default=1, help="timed calls per hand (the first result is scored)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--cache", type=Path, default=None)
     ap.add_argument("--world", choices=("mediapipe", "direct", "flip"), default="mediapipe",
                     help="world landmarks given to the model (and scored in the mediapipe row): MediaPipe's, the "
                          "torch network's on the palm crop, or its flip-averaged ones")
@@ -276,8 +283,6 @@ def main() -> int:
     ap.add_argument("--second-look", action="store_true",
                     help="also score the landmark network's answer on the context crop (what the default "
                          "refinement fits; CropLandmarks) as a MediaPipe row")
-    ap.add_argument("--mirror", type=Path, default=None, metavar="DIR",
-                    help="score every image flipped left-right instead (written into DIR), its ground truth mirrored")
     ap.add_argument("--by-side", action="store_true",
                     help="also print each set's left and right hands (the ground truth's side) as their own rows")
     ap.add_argument("--list", action="store_true")

@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent  # benchmarks/, for bench_refine
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1]))
 
-from bench_refine import detect_all, load_sets, matched  # noqa: E402
+from bench_refine import add_set_args, detect_all, load_sets, matched  # noqa: E402
 
 from maskhand.evaluation import metrics as M  # noqa: E402
 
@@ -112,14 +112,7 @@ def report(rows):
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sets", default="fixtures,real,bench")
-    ap.add_argument("--bench", type=Path, default=None)
-    ap.add_argument("--bench-limit", type=int, default=None)
-    ap.add_argument("--real", type=Path,
-                    default=HERE.parents[1] / "shared/data/mmpose_samples/gt3d_freihand_format.json")
-    ap.add_argument("--vt", type=Path, default=Path("/nonexistent"))
-    ap.add_argument("--mirror", type=Path, default=None)
-    ap.add_argument("--cache", type=Path, default=None)
+    add_set_args(ap, "fixtures,real,bench", vt=Path("/nonexistent"))
     ap.add_argument("--store", type=Path, default=None)
     args = ap.parse_args()
     torch.set_num_threads(1)
