@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent  # benchmarks/, for bench_refine
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1]))
 
-from bench_refine import add_set_args, detect_all, load_sets, matched  # noqa: E402
+from bench_refine import add_set_args, detect_all, load_sets, matched, pa_mm  # noqa: E402
 
 from maskhand.evaluation import metrics as M  # noqa: E402
 
@@ -105,11 +105,6 @@ def collect(args):
             rows.append((name, s, d, greedy, pool))
         print(f"{name}: {sum(r[0] == name for r in rows)} hands decoded", flush=True)
     return rows
-
-
-def pa_mm(kp, s) -> float:
-    valid = np.ones(21, bool) if s.valid is None else s.valid
-    return float(M.pa_errors(np.asarray(kp)[valid], s.xyz[valid]).mean() * 1000)
 
 
 def main() -> int:

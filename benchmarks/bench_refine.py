@@ -227,6 +227,12 @@ def matched(samples, found):
     return out
 
 
+def pa_mm(kp, s) -> float:
+    """PA-MPJPE in mm of one hand's 21 keypoints against sample s, over its valid joints."""
+    valid = np.ones(21, bool) if s.valid is None else s.valid
+    return float(M.pa_errors(np.asarray(kp)[valid], s.xyz[valid]).mean() * 1000)
+
+
 def score(pred3d, pred2d, s: Sample):
     valid = np.ones(21, bool) if s.valid is None else s.valid
     err = np.full(21, np.nan)
