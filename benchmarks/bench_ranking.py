@@ -24,7 +24,6 @@ decoding again.
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 from pathlib import Path
 
@@ -35,7 +34,7 @@ HERE = Path(__file__).resolve().parent  # benchmarks/, for bench_refine
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1]))
 
-from bench_refine import add_set_args, detect_all, load_sets, matched, pa_mm  # noqa: E402
+from bench_refine import add_set_args, detect_all, load_sets, matched, pa_mm, stored  # noqa: E402
 
 from maskhand.evaluation import metrics as M  # noqa: E402
 
@@ -116,12 +115,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    if args.store and args.store.is_file():
-        rows = pickle.loads(args.store.read_bytes())
-    else:
-        rows = collect(args)
-        if args.store:
-            args.store.write_bytes(pickle.dumps(rows))
+    rows = stored(args.store, lambda: collect(args))
     sizes = sorted({len(r[4]) for r in rows})
     print(f"{len(rows)} hands, greedy + {sizes} candidates each, temperature {args.temperature}")
     table = [(name, s, features(d, g, pool, s)) for name, s, d, g, pool in rows]

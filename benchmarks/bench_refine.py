@@ -134,6 +134,17 @@ def mirrored(samples: list[Sample], folder: Path) -> list[Sample]:
     return out
 
 
+def stored(path: Path | None, make):
+    """make()'s result, read from path when it is there and written there when it was not (a pickle the
+    benchmark itself wrote), so a report can be printed again without decoding every hand again."""
+    if path and path.is_file():
+        return pickle.loads(path.read_bytes())
+    out = make()
+    if path:
+        path.write_bytes(pickle.dumps(out))
+    return out
+
+
 def detect_all(sets, cache: Path | None):
     """{image path: [HandKeypoints]} from MediaPipe static mode (predict's settings: its threshold for
     photos and the retry views), cached."""

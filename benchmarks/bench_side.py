@@ -18,7 +18,6 @@ landmarks.
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 from pathlib import Path
 
@@ -29,7 +28,7 @@ HERE = Path(__file__).resolve().parent  # benchmarks/, for bench_refine
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1]))
 
-from bench_refine import add_set_args, detect_all, load_sets, matched, pa_mm  # noqa: E402
+from bench_refine import add_set_args, detect_all, load_sets, matched, pa_mm, stored  # noqa: E402
 
 OTHER = {"left": "right", "right": "left"}
 
@@ -109,12 +108,7 @@ def main() -> int:
     ap.add_argument("--store", type=Path, default=None)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    if args.store and args.store.is_file():
-        rows = pickle.loads(args.store.read_bytes())
-    else:
-        rows = collect(args)
-        if args.store:
-            args.store.write_bytes(pickle.dumps(rows))
+    rows = stored(args.store, lambda: collect(args))
     report(rows)
     return 0
 
