@@ -91,7 +91,7 @@ class TorchHand(nn.Module):
                 v = v + torch.einsum("vcs,bs->bvc", sd[..., :S], betas)
             if self.posedirs is not None:
                 pd = self.posedirs if idx is None else self.posedirs[idx]
-                feat = (R[:, 1:] - torch.eye(3, dtype=R.dtype)).reshape(B, 135)
+                feat = (R[:, 1:] - torch.eye(3, dtype=R.dtype, device=R.device)).reshape(B, 135)
                 v = v + torch.einsum("vcp,bp->bvc", pd, feat)
             T = torch.einsum("vj,bjik->bvik", w, G)
             t = torch.einsum("vj,bji->bvi", w, offset)

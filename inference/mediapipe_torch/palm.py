@@ -164,7 +164,7 @@ def detect_palms(net: PalmDetectorNet, images: list[np.ndarray], min_score: floa
     boxed = [letterbox(np.asarray(image)) for image in images]
     device = next(net.parameters()).device
     x = torch.from_numpy(np.stack([b[0] for b in boxed])).to(device).permute(0, 3, 1, 2).float().div_(255.0)
-    boxes, keypoints, scores = (t.double().cpu().numpy() for t in net(x))
+    boxes, keypoints, scores = (t.cpu().double().numpy() for t in net(x))  # MPS has no float64
     found = []
     for i, image in enumerate(images):
         height, width = image.shape[:2]
