@@ -118,3 +118,47 @@ def test_the_second_look_on_an_accelerator_finds_the_cpus_hand(accelerator, hand
     got = HandSearch(device=accelerator).search(image)
     assert [h.found_by for h in got] == [h.found_by for h in want] and want
     np.testing.assert_allclose(got[0].keypoints_2d, want[0].keypoints_2d, atol=1e-3)
+
+
+def test_training_on_an_accelerator_matches_the_cpu(accelerator, tmp_path, monkeypatch):
+    """A few steps of the tokenizer and of the transformer (what a GPU is for), on the device and on
+    the CPU from the same seeds: the same held-out figures, and checkpoints that load on the CPU."""
+    from maskhand.inference.model import checkpoint
+    from maskhand.training import distributed, train_tokenizer, train_transformer
+    from maskhand.training.config import TokenizerTrainConfig, TransformerTrainConfig
+
+    small = dict(steps=3, batch=16, pose_pool=600, held_out=64, threads=1)
+    runs = {}
+    for where in ("cpu", accelerator):
+        monkeypatch.setattr(distributed, "setup", lambda: distributed.Dist(0, 1, torch.device(where)))
+        tok = train_tokenizer.train(TokenizerTrainConfig(**small, out=str(tmp_path / where / "tokenizer.pt")),
+                                    log=lambda line: None)
+        net = train_transformer.train(TransformerTrainConfig(**small, out=str(tmp_path / where / "transformer.pt"),
+                                                             tokenizer=str(tmp_path / where / "tokenizer.pt")),
+                                      log=lambda line: None)
+        runs[where] = tok, net
+    (tok_cpu, net_cpu), (tok_dev, net_dev) = runs["cpu"], runs[accelerator]
+    assert tok_dev["device"].startswith(accelerator) and net_dev["device"].startswith(accelerator)
+    assert tok_dev["mpjpe_mm"] == pytest.approx(tok_cpu["mpjpe_mm"], rel=1e-4)
+    assert net_dev["pa_mpjpe_mm"] == pytest.approx(net_cpu["pa_mpjpe_mm"], rel=1e-4)
+    for name in ("tokenizer", "transformer"):
+        a = checkpoint.load(tmp_path / "cpu" / f"{name}.pt", name)["model"]
+        b = checkpoint.load(tmp_path / accelerator / f"{name}.pt", name)["model"]
+        assert a.keys() == b.keys() and all(b[k].device.type == "cpu" for k in b)
+        for k in a:
+            torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-5)
+
+
+def test_the_gpu_throughput_benchmark_runs_on_an_accelerator(accelerator, hands):
+    """benchmarks/bench_model_speed.py's GPU line (printed where CUDA exists) on the device: a batch of
+    crops through the landmark network, then one decoding call over the batch."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_model_speed", Path(__file__).resolve().parents[1] / "benchmarks" / "bench_model_speed.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    item = hands[0]
+    line = bench.throughput(GenerativeEstimator(), (item["hand"], item["K"], item["image"]), device=accelerator,
+                            batch=4, steps=2, repeat=1)
+    assert line.startswith(f"{accelerator}: ") and "hands/s at batch 4, T=2" in line
