@@ -75,10 +75,12 @@ class KeypointDetector:
     retry: when MediaPipe finds no hand, look again through rotated and zoomed views
         (hand_search.HandSearch, same thresholds); None = on for photos, off when tracking (a clip's
         missed frames are the take's gaps to fill, and a retry costs about ten frames' time).
+    device: where the retries' torch networks run ("cpu", "cuda", "mps"; the pipeline's device).
     """
 
     def __init__(self, max_hands: int = 2, min_detection_confidence: float = 0.5, tracking: bool = False,
-                 max_side: int = 1280, min_tracking_confidence: float = 0.5, retry: bool | None = None):
+                 max_side: int = 1280, min_tracking_confidence: float = 0.5, retry: bool | None = None,
+                 device: str = "cpu"):
         if not isinstance(max_hands, (int, np.integer)) or isinstance(max_hands, bool) or max_hands < 1:
             raise MaskHandError(f"max_hands must be a positive integer; got {max_hands!r}")
         for name, value in (("min_detection_confidence", min_detection_confidence),
@@ -93,6 +95,7 @@ class KeypointDetector:
         self.retry = (not self.tracking) if retry is None else bool(retry)
         self._thresholds = (float(min_detection_confidence), float(min_tracking_confidence))
         self._search = None  # the torch networks of the retries, loaded on the first miss
+        self._device = str(device)
         with _quiet_native_logs():
             os.environ.setdefault("GLOG_minloglevel", "2")
             try:
@@ -148,7 +151,7 @@ class KeypointDetector:
         if self._search is None:
             from .hand_search import HandSearch
 
-            self._search = HandSearch(*self._thresholds)
+            self._search = HandSearch(*self._thresholds, device=self._device)
         scale = (width / small.shape[1], height / small.shape[0])
         hands = [found.keypoints(width, height, scale) for found in self._search.search(small, max_hands=self.max_hands)]
         hands.sort(key=lambda h: h.center[0])

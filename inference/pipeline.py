@@ -89,7 +89,7 @@ class Pipeline:
         if frame_detector == "auto":
             frame_detector = "torch" if device in ("cuda", "mps") else "mediapipe"
         self._detector_settings = dict(max_hands=max_hands, min_detection_confidence=min_detection_confidence,
-                                       retry=retry)
+                                       retry=retry, device=device)
         if tracking and frame_detector == "torch":
             from .frame_batches import BatchedHandDetector
 
