@@ -1,13 +1,15 @@
 """Hands found: MediaPipe's static mode against MaskHand's detector with its second look (issue 13, part 5).
 
     .venv/bin/python benchmarks/bench_detection.py [--bench DIR] [--real GT3D.json] [--thresholds 0.5,0.3]
+        [--retries default,0.3/99]
 
 Per set and configuration: annotated hands found (matched to the ground truth's 2D keypoints by
 evaluation.matching, as the harness does), false positives (detections matched to no annotated hand;
 in the no-hand set every detection is one), images where MediaPipe found nothing and the retry
 found a hand, which retry views found them, and ms per image (median and mean: retries only run on misses, so the mean carries their cost).
 Configurations: "mediapipe@T" = KeypointDetector(min_detection_confidence=T, retry=False), MediaPipe
-Hands alone; "retry@T" = the same plus the retry views (inference/hand_search.py).
+Hands alone; "retry@T" = the same plus the retry views (inference/hand_search.py); "palm P, crops C":
+the retries' palm threshold and their landmark passes per try ("default" = KeypointDetector's).
 
 Sets (each used where present): fixtures = tests/fixtures/hands (8 renders); none = the no-hand
 fixture plus 8 hand-free pictures drawn here (noise, gradients, a skin-coloured disc);
@@ -88,6 +90,8 @@ def main() -> int:
     ap.add_argument("--bench", default=None, help="a tools/render_dataset.py folder with an evaluation split")
     ap.add_argument("--real", type=Path, default=REPO.parent / "shared/data/mmpose_samples/gt3d_freihand_format.json")
     ap.add_argument("--thresholds", default="0.5,0.3", help="min_detection_confidence values to compare")
+    ap.add_argument("--retries", default="default",
+                    help="retry settings to compare: 'default' or PALM/CROPS (e.g. 0.3/99), comma-separated")
     args = ap.parse_args()
     import torch
 
@@ -98,13 +102,20 @@ def main() -> int:
     print("| set | images | annotated hands | configuration | found | false positives | images rescued | "
           "rescuing views | ms/image: median / mean |")
     print("|---|---:|---:|---|---:|---:|---:|---|---:|")
+    retries = [None if r == "default" else tuple(float(v) for v in r.split("/")) for r in args.retries.split(",")]
     for threshold in (float(t) for t in args.thresholds.split(",")):
-        for retry in (False, True):
-            name = f"{'retry' if retry else 'mediapipe'}@{threshold:g}"
-            with KeypointDetector(max_hands=2, min_detection_confidence=threshold, retry=retry) as det:
+        for retry in [False] + retries:
+            name = f"mediapipe@{threshold:g}" if retry is False else f"retry@{threshold:g}"
+            palm = None if not retry else retry[0]
+            if retry:
+                name += f", palm {retry[0]:g}, crops {retry[1]:g}"
+            with KeypointDetector(max_hands=2, min_detection_confidence=threshold, retry=retry is not False,
+                                  retry_palm_score=palm) as det:
                 det.detect(sets["fixtures"][0][0])  # start-up outside the timing
-                if retry:
+                if retry is not False:
                     det._retried(sets["fixtures"][0][0], *sets["fixtures"][0][0].shape[1::-1])  # load the nets
+                    if retry:
+                        det._search.max_crops = int(retry[1])
                 for set_name, rows in sets.items():
                     found = false_pos = rescued = 0
                     views, ms = Counter(), []

@@ -35,6 +35,16 @@ LANDMARK_SIZE = 224
 # those before found nothing.
 TRIES = (("zoom out", "zoom out more"), ("zoom in",), ("rotate",))
 SAME_HAND_OVERLAP = 0.5  # two hands whose keypoint boxes share this much of the smaller one are one hand
+# The retries' palm threshold. A retry's palm is only a proposal: the landmark network's presence on
+# its crop decides (min_presence), so proposals are taken well below the upright pass's threshold
+# (docs/BENCHMARKS.md, "the second look's palm threshold": on renders and real photos hands found at
+# palm scores of 0.1-0.3 have presence near 1, and no proposal on the hand-free pictures passes).
+RETRY_PALM_SCORE = 0.1
+# A palm scored below the upright pass's threshold (sure_palm_score) counts only where the landmark
+# network is nearly sure of a hand on its crop: at MediaPipe's presence of 0.5 such palms gave hands
+# placed on the wrong spot (a tiny hand in a zoomed-out view, where a tile sees it well).
+UNSURE_PALM_PRESENCE = 0.9
+MAX_CROPS_PER_TRY = 4  # the best-scoring proposals of a try that get a landmark pass (about 13 ms each)
 
 
 @dataclass(frozen=True)
@@ -140,14 +150,18 @@ def same_place(hand: FoundHand, others) -> bool:
 class HandSearch:
     """The torch palm detector and landmark network (inference.mediapipe_torch), loaded once.
 
-    min_palm_score: the palm detector's threshold (MediaPipe's min_detection_confidence);
-    min_presence: the landmark network's hand flag threshold (MediaPipe's min_tracking_confidence).
+    min_palm_score: the palm detector's threshold for proposals (RETRY_PALM_SCORE);
+    min_presence: the landmark network's hand flag threshold (MediaPipe's min_tracking_confidence);
+    max_crops: at most this many proposals per try, best palm score first, get a landmark pass;
+    sure_palm_score: palms scored below it need UNSURE_PALM_PRESENCE instead of min_presence.
     """
 
-    def __init__(self, min_palm_score: float = 0.5, min_presence: float = 0.5, device: str = "cpu"):
+    def __init__(self, min_palm_score: float = RETRY_PALM_SCORE, min_presence: float = 0.5, device: str = "cpu",
+                 max_crops: int = MAX_CROPS_PER_TRY, sure_palm_score: float = 0.3):
         from .mediapipe_torch import load_landmark_net, load_palm_detector
 
         self.min_palm_score, self.min_presence = float(min_palm_score), float(min_presence)
+        self.max_crops, self.sure_palm_score = int(max_crops), float(sure_palm_score)
         self.palm_net = load_palm_detector(device)
         self.landmark_net = load_landmark_net(device)
 
@@ -163,6 +177,7 @@ class HandSearch:
             found = detect_palms(self.palm_net, [v.render(image) for v in tries], min_score=self.min_palm_score)
             palms = _one_per_place([(_palm_in_image(palm, view), view.name)
                                     for view, view_palms in zip(tries, found) for palm in view_palms])
+            palms = sorted(palms, key=lambda p: -p[0].score)[:self.max_crops]
             hands = self.landmarks(image, palms)[:max_hands] if palms else []
             if hands:
                 return hands
@@ -171,8 +186,9 @@ class HandSearch:
     def landmarks(self, image: np.ndarray, palms: list[tuple[Palm, str]]) -> list[FoundHand]:
         """The landmark network on each palm's hand rectangle (one batch), hands above min_presence,
         one per place, best presence first."""
-        hands = [h for h in hands_in_crops(self.landmark_net, [(image, palm.hand_rect(), view) for palm, view in palms])
-                 if h.presence >= self.min_presence]
+        found = hands_in_crops(self.landmark_net, [(image, palm.hand_rect(), view) for palm, view in palms])
+        hands = [h for h, (palm, _) in zip(found, palms)
+                 if h.presence >= (self.min_presence if palm.score >= self.sure_palm_score else UNSURE_PALM_PRESENCE)]
         kept = []
         for hand in sorted(hands, key=lambda h: -h.presence):
             if not same_place(hand, kept):

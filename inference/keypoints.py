@@ -76,11 +76,14 @@ class KeypointDetector:
         (hand_search.HandSearch, same thresholds); None = on for photos, off when tracking (a clip's
         missed frames are the take's gaps to fill, and a retry costs about ten frames' time).
     device: where the retries' torch networks run ("cpu", "cuda", "mps"; the pipeline's device).
+    retry_palm_score: the retries' palm threshold (their palms are proposals that the landmark
+        network's presence, min_tracking_confidence, accepts or not); None = hand_search.RETRY_PALM_SCORE,
+        or min_detection_confidence where that is lower.
     """
 
     def __init__(self, max_hands: int = 2, min_detection_confidence: float = 0.5, tracking: bool = False,
                  max_side: int = 1280, min_tracking_confidence: float = 0.5, retry: bool | None = None,
-                 device: str = "cpu"):
+                 device: str = "cpu", retry_palm_score: float | None = None):
         if not isinstance(max_hands, (int, np.integer)) or isinstance(max_hands, bool) or max_hands < 1:
             raise MaskHandError(f"max_hands must be a positive integer; got {max_hands!r}")
         for name, value in (("min_detection_confidence", min_detection_confidence),
@@ -93,7 +96,11 @@ class KeypointDetector:
         self.tracking = bool(tracking)
         self.max_side = int(max_side)
         self.retry = (not self.tracking) if retry is None else bool(retry)
+        if retry_palm_score is not None and not (isinstance(retry_palm_score, (int, float))
+                                                 and 0.0 <= retry_palm_score <= 1.0):
+            raise MaskHandError(f"retry_palm_score must be a number in [0, 1]; got {retry_palm_score!r}")
         self._thresholds = (float(min_detection_confidence), float(min_tracking_confidence))
+        self._retry_palm_score = retry_palm_score
         self._search = None  # the torch networks of the retries, loaded on the first miss
         self._device = str(device)
         with _quiet_native_logs():
@@ -149,9 +156,13 @@ class KeypointDetector:
     def _retried(self, small: np.ndarray, width: int, height: int) -> list[HandKeypoints]:
         """The second look (hand_search) on the image MediaPipe saw, in full-resolution pixels."""
         if self._search is None:
-            from .hand_search import HandSearch
+            from .hand_search import RETRY_PALM_SCORE, HandSearch
 
-            self._search = HandSearch(*self._thresholds, device=self._device)
+            palm_score = self._retry_palm_score
+            if palm_score is None:
+                palm_score = min(RETRY_PALM_SCORE, self._thresholds[0])
+            self._search = HandSearch(float(palm_score), self._thresholds[1], device=self._device,
+                                      sure_palm_score=self._thresholds[0])
         scale = (width / small.shape[1], height / small.shape[0])
         hands = [found.keypoints(width, height, scale) for found in self._search.search(small, max_hands=self.max_hands)]
         hands.sort(key=lambda h: h.center[0])

@@ -175,7 +175,7 @@ def batch_sizes(net):
 
 @pytest.fixture(scope="module")
 def search():
-    return HandSearch(min_palm_score=0.5, min_presence=0.5)  # KeypointDetector's defaults
+    return HandSearch()  # KeypointDetector's defaults: palm proposals from RETRY_PALM_SCORE, presence 0.5
 
 
 @pytest.mark.parametrize("index", [0, 4])
@@ -192,3 +192,56 @@ def test_a_small_hand_in_a_large_picture_is_found_by_a_tile_before_any_turned_vi
     assert views_run == [2, 4]  # the zoomed-out views, then the tiles; the turned images never ran
     lo, hi = uv.min(0), uv.max(0)
     assert np.linalg.norm(hand.keypoints_2d - uv, axis=1).mean() < 0.06 * (hi - lo).max()
+
+
+def test_each_try_sends_at_most_max_crops_palms_through_the_landmark_network(fixtures):
+    """Four hands in one picture (a 2 x 2 mosaic of a render): the zoomed-out views propose all four;
+    max_crops=2 lets the two best-scoring ones through the landmark network, 4 all of them."""
+    image = fixtures[0]["image"]
+    mosaic = np.vstack([np.hstack([image, image[:, ::-1]]), np.hstack([image[:, ::-1], image])])
+    found = {}
+    for cap in (2, 4):
+        capped = HandSearch(max_crops=cap, sure_palm_score=0.0)  # every palm at min_presence: the cap alone
+        crops_run, hook = batch_sizes(capped.landmark_net)
+        try:
+            found[cap] = capped.search(mosaic, max_hands=4)
+        finally:
+            hook.remove()
+        assert crops_run == [cap]  # one try (the zoomed-out views found hands), one landmark batch
+    assert len(found[2]) == 2 and len(found[4]) == 4
+    centres = [np.floor(h.keypoints_2d.mean(0) / image.shape[1::-1]) for h in found[4]]
+    assert len({tuple(c) for c in centres}) == 4  # one hand per quarter of the mosaic
+
+
+def test_a_low_scoring_palm_counts_only_where_the_landmark_network_is_nearly_sure(fixtures, search):
+    """The small hand of fixture 4 in a large picture: the zoomed-out views propose it with palm scores
+    of about 0.1-0.15 and the landmark network, seeing a tiny hand, says presence about 0.55 and puts it
+    a quarter of the hand's size off. Taken at MediaPipe's presence of 0.5 that is the answer; needing
+    UNSURE_PALM_PRESENCE of palms under sure_palm_score, the search goes on to the tiles and finds it
+    where it is."""
+    picture, uv = small_in_large(fixtures[4])
+    extent = (uv.max(0) - uv.min(0)).max()
+    [hasty] = HandSearch(sure_palm_score=0.0).search(picture)
+    [hand] = search.search(picture)
+    assert hasty.found_by.startswith("zoom out") and hand.found_by.startswith("zoom in")
+    assert np.linalg.norm(hasty.keypoints_2d - uv, axis=1).mean() > 0.15 * extent
+    assert np.linalg.norm(hand.keypoints_2d - uv, axis=1).mean() < 0.06 * extent
+
+
+def test_the_retries_palm_threshold():
+    """KeypointDetector's retries propose palms from hand_search.RETRY_PALM_SCORE (or the upright
+    pass's threshold where that is lower), unless told otherwise; a threshold outside [0, 1] is refused."""
+    from maskhand.errors import MaskHandError
+    from maskhand.inference.hand_search import RETRY_PALM_SCORE
+
+    blank = np.full((240, 320, 3), 90, np.uint8)
+    for kwargs, want in (({}, RETRY_PALM_SCORE), ({"min_detection_confidence": 0.05}, 0.05),
+                         ({"retry_palm_score": 0.4}, 0.4)):
+        with KeypointDetector(**kwargs) as det:
+            assert det.detect(blank) == []
+            assert det._search.min_palm_score == pytest.approx(want)
+            assert det._search.min_presence == 0.5
+            # palms under the upright pass's own threshold are the unsure ones
+            assert det._search.sure_palm_score == kwargs.get("min_detection_confidence", 0.5)
+    with pytest.raises(MaskHandError, match="retry_palm_score"):
+        KeypointDetector(retry_palm_score=1.5)
