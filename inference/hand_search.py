@@ -6,9 +6,11 @@ hands that are small in a large photo (a few pixels at 192), hands that fill a t
 around the palm) and some hands upside down or sideways. Each view below fixes one of these; all of
 them go through the palm detector in batches, in the order of what they find (docs/BENCHMARKS.md):
 the zoomed-out views first, then the zoomed-in tiles, then the turned images, each batch only when
-the ones before found nothing (about 20 ms per view on a CPU core). A palm found in a view is mapped
+the ones before found nothing (about 15-20 ms per view on a CPU core). A palm found there is a
+proposal (from RETRY_PALM_SCORE, the best MAX_CROPS_PER_TRY of a try), mapped
 back into the original image, where MediaPipe's hand rectangle is cut and the landmark network runs
-(one batch over a try's palms, about 25 ms per crop on a CPU core), so the keypoints come from the
+(one batch over a try's palms, about 13-25 ms per crop on a CPU core), whose presence decides
+(UNSURE_PALM_PRESENCE for a palm under the upright pass's threshold), so the keypoints come from the
 original pixels whatever view found the palm. Where several views' palms give one hand, the crop
 with the best hand presence is kept: running the crops best palm score first and skipping those
 inside a hand found saved a few crops per miss but scored worse (docs/BENCHMARKS.md).

@@ -73,7 +73,8 @@ class KeypointDetector:
     max_side: images whose longer side exceeds it are downscaled for detection (MediaPipe works on
         a 224/192 px crop anyway); the keypoints come back in the original image's pixels.
     retry: when MediaPipe finds no hand, look again through rotated and zoomed views
-        (hand_search.HandSearch, same thresholds); None = on for photos, off when tracking (a clip's
+        (hand_search.HandSearch: palms from retry_palm_score, accepted by the landmark network's presence,
+        min_tracking_confidence); None = on for photos, off when tracking (a clip's
         missed frames are the take's gaps to fill, and a retry costs about ten frames' time).
     device: where the retries' torch networks run ("cpu", "cuda", "mps"; the pipeline's device).
     retry_palm_score: the retries' palm threshold (their palms are proposals that the landmark

@@ -3,8 +3,8 @@
 Why: no session so far had a GPU, so code that only runs when `device != "cpu"` (the torch palm
 detector on video frames, the second look, batched landmarks, the generative estimator) had never
 run at all. Two device bugs hid there (a float64 cast before `.cpu()`, which MPS refuses, and a
-`torch.eye` made on the CPU inside the skinning). This backend reproduces the two rules those bugs
-broke, and nothing more:
+`torch.eye` made on the CPU inside the skinning). This backend enforces the rules those bugs broke,
+and nothing more:
 
 - a tensor on "fakegpu" meets a CPU tensor (not a 0-dim one, not an index) -> RuntimeError, as on
   CUDA ("Expected all tensors to be on the same device");
