@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 
 import torch
-from torch.utils._pytree import tree_map
+from torch.utils._pytree import tree_leaves, tree_map
 
 NAME = "fakegpu"
 _state = {"registered": False, "refuse_float64": False}
@@ -76,14 +76,10 @@ class DeviceTensor(torch.Tensor):
         to_host = target is not None and torch.device(target).type == "cpu"
         if target is not None:
             kwargs["device"] = torch.device("cpu")
-        if name in ("copy_", "_copy_from"):
-            dst, src = args[0], args[1]
-            dst_inner = dst.inner if isinstance(dst, DeviceTensor) else dst
-            src_inner = src.inner if isinstance(src, DeviceTensor) else src
-            if isinstance(dst, DeviceTensor):
-                _check_dtype(dst_inner)
-            dst_inner.copy_(src_inner, *args[2:], **kwargs)
-            return dst
+        if name == "copy_":
+            return _copy_from(args[1], args[0])
+        if name == "_copy_from":
+            return _copy_from(args[0], args[1])
         out = func(*tree_map(_unwrap, args), **tree_map(_unwrap, kwargs))
         if to_host or not on_device:
             return out
@@ -91,7 +87,6 @@ class DeviceTensor(torch.Tensor):
 
 
 def _flat(args, kwargs):
-    from torch.utils._pytree import tree_leaves
     return tree_leaves((args, kwargs))
 
 
@@ -114,6 +109,7 @@ def _factory(op, *args, **kwargs):
 
 
 def _copy_from(src, dst, non_blocking=False):
+    """dst <- src, whichever of them is on the device (copy_ and _copy_from both come here)."""
     if isinstance(dst, DeviceTensor):
         _check_dtype(dst.inner)
     _unwrap(dst).copy_(_unwrap(src))
